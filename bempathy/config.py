@@ -1,0 +1,304 @@
+"""Typed configuration: TRL's SFTConfig and ModelConfig plus our own dataclasses, one source of defaults.
+
+A run is configured by a YAML preset in ``configs/`` (``--config``) and ``--key value`` overrides on the
+command line, parsed by ``trl.TrlParser`` into the dataclasses below. We only subclass TRL's classes to
+change defaults that are wrong for this project (silent truncation at 1024 tokens, bf16 on a CPU, LoRA
+on two projections only); every other training, LoRA and 4-bit field is TRL's own.
+
+TrlParser turns YAML values into argparse *defaults*, which argparse never type-checks, so
+:func:`parse_config` checks every YAML key and value against the parser's own actions first: an unknown key
+or a wrong type is a one-line :class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from trl import ModelConfig, SFTConfig, TrlParser
+
+CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
+LLAMA31_8B_INSTRUCT = "meta-llama/Llama-3.1-8B-Instruct"
+LLAMA_PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+STAGES = ("prepare", "train", "evaluate", "all")
+
+
+class ConfigError(ValueError):
+    """A configuration problem the user can fix; the CLI prints it as one line."""
+
+
+def _inherited(cls: type, name: str, default: Any = dataclasses.MISSING, factory: Any = dataclasses.MISSING):
+    """Re-declare a parent dataclass field with a new default but the parent's help text."""
+    parent = {f.name: f for f in dataclasses.fields(cls)}[name]
+    if factory is not dataclasses.MISSING:
+        return field(default_factory=factory, metadata=parent.metadata)
+    return field(default=default, metadata=parent.metadata)
+
+
+def _hardware_precision() -> tuple[bool, bool]:
+    """(bf16, fp16): bf16 where the GPU has it, fp16 on older CUDA GPUs (T4), fp32 on CPU."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return False, False
+    if torch.cuda.is_bf16_supported():
+        return True, False
+    return False, True
+
+
+@dataclass
+class DataArguments:
+    """Where the corpus comes from and how rows become chat examples."""
+
+    data: str = field(
+        default="data/sample",
+        metadata={
+            "help": "Corpus: a CSV in the Kaggle schema, a folder of such CSVs, a JSONL file with `messages`, "
+            "or a Hugging Face `datasets` path (saved to disk, or a hub name when online)."
+        },
+    )
+    user_fields: str = field(
+        default="title_and_question",
+        metadata={
+            "help": "What the user turn contains: the question title and the question, or the question alone.",
+            "choices": ["title_and_question", "question"],
+        },
+    )
+    english_policy: str = field(
+        default="flag",
+        metadata={
+            "help": "English-only rows (no Bengali letters): keep them, keep and flag them in the report "
+            "and the examples, or drop them (counted).",
+            "choices": ["keep", "flag", "drop"],
+        },
+    )
+    dialogue_turns: str = field(
+        default="multi_turn",
+        metadata={
+            "help": "Dialogue sub-corpus: rebuild each conversation (consecutive rows sharing topic and title) "
+            "into one multi-turn example, or keep one example per row without its context.",
+            "choices": ["multi_turn", "single_turn"],
+        },
+    )
+    val_fraction: float = field(default=0.1, metadata={"help": "Share of conversation groups for validation."})
+    test_fraction: float = field(default=0.1, metadata={"help": "Share of conversation groups for the test."})
+    split_seed: int = field(default=13, metadata={"help": "Seed of the stable group-level split."})
+    system_prompt: str | None = field(
+        default=None, metadata={"help": "System prompt; default: bempathy.prompts.SYSTEM_PROMPT."}
+    )
+
+
+@dataclass
+class EvalArguments:
+    """How the held-out test split is scored (base and tuned on the same prompts)."""
+
+    eval_max_examples: int | None = field(
+        default=None, metadata={"help": "Score at most this many test examples (None: the whole split)."}
+    )
+    generation_batch_size: int = field(default=8, metadata={"help": "Prompts generated together."})
+    max_new_tokens: int = field(default=384, metadata={"help": "Answer length limit when generating."})
+    bootstrap_resamples: int = field(default=1000, metadata={"help": "Resamples for the 95%% intervals."})
+
+
+@dataclass
+class RunArguments:
+    """What train.py does in this invocation."""
+
+    stage: str = field(
+        default="all",
+        metadata={
+            "help": "prepare: clean and split the data; train: fine-tune; evaluate: score base vs tuned; all. "
+            "A stage runs the stages it needs first when their output is missing.",
+            "choices": list(STAGES),
+        },
+    )
+    strategy: str = field(
+        default="auto",
+        metadata={
+            "help": "auto: Unsloth when a CUDA GPU is present and unsloth imports, else PEFT.",
+            "choices": ["auto", "unsloth", "peft"],
+        },
+    )
+    resume: bool = field(default=False, metadata={"help": "Continue from the last checkpoint in output_dir."})
+    export: str = field(
+        default="none",
+        metadata={
+            "help": "After training also write a merged full-precision model, or GGUF (Unsloth only).",
+            "choices": ["none", "merged", "gguf"],
+        },
+    )
+    early_stopping_patience: int | None = field(
+        default=None, metadata={"help": "Stop after this many evaluations without a better val loss."}
+    )
+    logs_dir: str | None = field(
+        default=None, metadata={"help": "TinyDB logs folder (default: $BEMPATHY_LOGS_DIR or ./logs)."}
+    )
+
+
+@dataclass
+class TrainConfig(SFTConfig):
+    """SFTConfig with this project's defaults: whole examples, answer-only loss, length-grouped batches."""
+
+    output_dir: str | None = _inherited(SFTConfig, "output_dir", "runs/bempathy")
+    # None: never truncate. The length follows the data; a cap drops (and reports) what it would cut.
+    max_length: int | None = _inherited(SFTConfig, "max_length", None)
+    assistant_only_loss: bool = _inherited(SFTConfig, "assistant_only_loss", True)
+    train_sampling_strategy: str = _inherited(SFTConfig, "train_sampling_strategy", "group_by_length")
+    lr_scheduler_type: str = _inherited(SFTConfig, "lr_scheduler_type", "cosine")
+    warmup_steps: float = _inherited(SFTConfig, "warmup_steps", 0.03)
+    learning_rate: float = _inherited(SFTConfig, "learning_rate", 2e-4)
+    num_train_epochs: float = _inherited(SFTConfig, "num_train_epochs", 2.0)
+    per_device_train_batch_size: int = _inherited(SFTConfig, "per_device_train_batch_size", 4)
+    eval_strategy: str = _inherited(SFTConfig, "eval_strategy", "epoch")
+    save_strategy: str = _inherited(SFTConfig, "save_strategy", "epoch")
+    save_total_limit: int | None = _inherited(SFTConfig, "save_total_limit", 2)
+    logging_steps: float = _inherited(SFTConfig, "logging_steps", 10)
+
+    def __post_init__(self) -> None:
+        if self.bf16 is None:
+            self.bf16, fp16 = _hardware_precision()
+            self.fp16 = self.fp16 or fp16
+        super().__post_init__()
+
+
+@dataclass
+class LoraModelConfig(ModelConfig):
+    """ModelConfig with LoRA on by default, on all seven Llama projections."""
+
+    model_name_or_path: str | None = _inherited(ModelConfig, "model_name_or_path", LLAMA31_8B_INSTRUCT)
+    use_peft: bool = _inherited(ModelConfig, "use_peft", True)
+    lora_r: int = _inherited(ModelConfig, "lora_r", 16)
+    lora_alpha: int = _inherited(ModelConfig, "lora_alpha", 32)
+    lora_dropout: float = _inherited(ModelConfig, "lora_dropout", 0.05)
+    lora_target_modules: list[str] | None = _inherited(
+        ModelConfig, "lora_target_modules", factory=lambda: list(LLAMA_PROJECTIONS)
+    )
+
+
+CONFIG_CLASSES = (RunArguments, DataArguments, EvalArguments, TrainConfig, LoraModelConfig)
+
+
+@dataclass
+class Config:
+    """Everything one run needs, as parsed."""
+
+    run: RunArguments
+    data: DataArguments
+    eval: EvalArguments
+    train: TrainConfig
+    model: LoraModelConfig
+    preset: str | None = None
+
+
+def list_presets() -> list[str]:
+    """Preset files shipped in configs/ (for --help)."""
+    return sorted(str(p.relative_to(CONFIGS_DIR.parent)) for p in CONFIGS_DIR.glob("*.yaml"))
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Show defaults and keep the epilog's line breaks."""
+
+
+class _Parser(TrlParser):
+    """TrlParser whose errors are one line (argparse would print a 150-line usage first)."""
+
+    def error(self, message: str):
+        raise ConfigError(f"{message} (see --help)")
+
+
+USAGE_EPILOG = """\
+Presets (--config): {presets}
+
+Every option can come from the preset or the command line; the command line wins:
+  python train.py --config configs/tiny-cpu.yaml --stage train --output-dir runs/tiny --learning_rate 1e-3
+Options spelled with underscores also accept dashes (--output-dir = --output_dir). Booleans take true/false.
+Training, LoRA and 4-bit options are TRL's SFTConfig and ModelConfig; the first groups above are bempathy's.
+"""
+
+
+def make_parser(prog: str | None = None, description: str | None = None) -> TrlParser:
+    return _Parser(
+        CONFIG_CLASSES,
+        prog=prog,
+        description=description,
+        epilog=USAGE_EPILOG.format(presets=", ".join(list_presets()) or "(none found)"),
+        formatter_class=_HelpFormatter,
+    )
+
+
+def _find_config_path(args: Sequence[str]) -> str | None:
+    for i, arg in enumerate(args):
+        if arg == "--config" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--config="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def _check_value(action: argparse.Action, key: str, value: Any, source: str) -> None:
+    """Run a YAML value through the converter argparse applies to the same option on the command line."""
+    if value is None:
+        return
+    many = action.nargs in ("+", "*")
+    if isinstance(value, list) and not many:
+        raise ConfigError(f"{source}: '{key}' takes one value, got a list: {value!r}")
+    for item in value if isinstance(value, list) else [value]:
+        converted = item
+        if callable(action.type) and not isinstance(item, dict):
+            try:
+                converted = action.type(str(item))
+            except (TypeError, ValueError, argparse.ArgumentTypeError):
+                expected = getattr(action.type, "__name__", "another type").replace("string_to_bool", "true/false")
+                raise ConfigError(f"{source}: '{key}' must be {expected}, got {item!r}") from None
+        if action.choices is not None and str(converted) not in {str(c) for c in action.choices}:
+            choices = ", ".join(str(c) for c in action.choices)
+            raise ConfigError(f"{source}: '{key}' must be one of {choices}; got {item!r}")
+
+
+def check_preset(parser: TrlParser, path: str) -> None:
+    """Fail with one line on an unreadable preset, an unknown key or a wrongly typed value."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path} (presets: {', '.join(list_presets())})") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of option: value")
+    actions: dict[str, argparse.Action] = {}
+    for action in parser._actions:  # bool options also have a `--no_x` twin with the same dest: keep the first
+        actions.setdefault(action.dest, action)
+    for key, value in data.items():
+        if key == "env":
+            continue  # TrlParser sets these as environment variables
+        if key not in actions:
+            raise ConfigError(f"{path}: unknown key '{key}'")
+        _check_value(actions[key], key, value, path)
+
+
+def parse_config(args: Sequence[str] | None = None, parser: TrlParser | None = None) -> Config:
+    """Parse ``--config preset.yaml`` plus command-line overrides into a :class:`Config`."""
+    import sys
+
+    args = list(sys.argv[1:] if args is None else args)
+    parser = parser or make_parser()
+    preset = _find_config_path(args)
+    if preset is not None:
+        check_preset(parser, preset)
+    try:
+        run, data, evaluation, train, model = parser.parse_args_and_config(args)
+    except ValueError as error:
+        raise ConfigError(str(error).splitlines()[0]) from None
+    return Config(run=run, data=data, eval=evaluation, train=train, model=model, preset=preset)
+
+
+def logs_dir_of(config: Config) -> str | None:
+    """The TinyDB folder for this run: --logs_dir, else the store's own default."""
+    return config.run.logs_dir or os.environ.get("BEMPATHY_LOGS_DIR")

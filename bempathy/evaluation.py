@@ -1,0 +1,218 @@
+"""Evaluator: honest numbers for base vs fine-tuned on the held-out test split.
+
+- Perplexity counts answer tokens only (the chat template's generation markers say which), summed over the
+  whole split and divided by the number of answer tokens: a long system prompt cannot flatter it.
+- Both variants answer the same prompts from one loaded model (adapter disabled for the base), in batches,
+  with fixed decoding; each answer is logged to GeneratedResponses.
+- Text metrics come from :mod:`bempathy.metrics` (Bengali-aware tokenisation, signatures kept), with paired
+  bootstrap 95% intervals for every tuned-minus-base delta.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bempathy import metrics as text_metrics
+from bempathy.generation import ChatModel, DecodingSettings
+from bempathy.store import Store, utc_now
+
+BREAKDOWN_METRICS = ("chrf", "rougeL", "bengali_share")
+DELTA_METRICS = ("bleu", "chrf", "rougeL", "bengali_share")
+
+
+def split_prompt(messages: list[dict[str, str]]) -> tuple[list[dict[str, str]], str]:
+    """(conversation up to the last answer, that answer as the reference)."""
+    if not messages or messages[-1]["role"] != "assistant":
+        raise ValueError("an evaluation example must end with an assistant answer")
+    return messages[:-1], messages[-1]["content"]
+
+
+def answer_labels(tokenizer: Any, messages: list[dict[str, str]]) -> tuple[list[int], list[int]]:
+    """Token ids of the whole conversation and labels that keep only assistant tokens (others -100)."""
+    encoded = tokenizer.apply_chat_template(
+        messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+    )
+    ids = list(encoded["input_ids"])
+    labels = [t if m else -100 for t, m in zip(ids, encoded["assistant_masks"], strict=True)]
+    return ids, labels
+
+
+class Evaluator:
+    """Scores a ChatModel on prepared examples; logs answers and metrics to the store."""
+
+    def __init__(
+        self,
+        chat_model: ChatModel,
+        store: Store | None = None,
+        decoding: DecodingSettings | None = None,
+        batch_size: int = 8,
+        bootstrap_resamples: int = 1000,
+    ) -> None:
+        self.chat = chat_model
+        self.store = store
+        self.decoding = decoding or DecodingSettings()
+        self.batch_size = batch_size
+        self.bootstrap_resamples = bootstrap_resamples
+
+    @staticmethod
+    def score_texts(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, Any]:
+        """BLEU, chrF++, ROUGE-1/2/L, Bengali share and length; usable without a model."""
+        return text_metrics.score_texts(list(hypotheses), list(references))
+
+    def perplexity(self, conversations: Sequence[list[dict[str, str]]], variant: str) -> dict[str, float]:
+        """Token-weighted perplexity over answer tokens: exp(sum of answer-token NLL / answer tokens)."""
+        import torch
+        import torch.nn.functional as F
+
+        pad = self.chat.tokenizer.pad_token_id
+        total_nll, total_tokens = 0.0, 0
+        encoded = [answer_labels(self.chat.tokenizer, conv) for conv in conversations]
+        with self.chat.variant(variant) as model, torch.inference_mode():
+            for start in range(0, len(encoded), self.batch_size):
+                batch = encoded[start : start + self.batch_size]
+                width = max(len(ids) for ids, _ in batch)
+                ids = torch.full((len(batch), width), pad, dtype=torch.long)
+                labels = torch.full((len(batch), width), -100, dtype=torch.long)
+                mask = torch.zeros((len(batch), width), dtype=torch.long)
+                for row, (row_ids, row_labels) in enumerate(batch):
+                    ids[row, : len(row_ids)] = torch.tensor(row_ids)
+                    labels[row, : len(row_labels)] = torch.tensor(row_labels)
+                    mask[row, : len(row_ids)] = 1
+                device = model.device
+                logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
+                shifted = labels[:, 1:].to(device)
+                nll = F.cross_entropy(
+                    logits[:, :-1].reshape(-1, logits.shape[-1]),
+                    shifted.reshape(-1),
+                    ignore_index=-100,
+                    reduction="sum",
+                )
+                total_nll += float(nll)
+                total_tokens += int((shifted != -100).sum())
+        if total_tokens == 0:
+            raise ValueError("no answer tokens to score")
+        return {"perplexity": math.exp(total_nll / total_tokens), "nll": total_nll, "tokens": total_tokens}
+
+    def evaluate(self, rows: Sequence[dict[str, Any]], experiment_id: str | None = None) -> dict[str, Any]:
+        """Generate, log and score every variant the model has on the same prompts."""
+        from tqdm.auto import tqdm
+
+        prompts, references = zip(*(split_prompt(row["messages"]) for row in rows), strict=True)
+        variants = ["base", "tuned"] if self.chat.has_adapter else ["base"]
+        answers: dict[str, list[str]] = {}
+        result: dict[str, Any] = {"split": "test", "n_examples": len(rows), "decoding": self._decoding()}
+        for variant in variants:
+            with tqdm(total=len(rows), desc=f"generating ({variant})", unit="answer") as bar:
+                generations = self.chat.generate(prompts, variant, self.decoding, self.batch_size, progress=bar)
+            answers[variant] = [g.text for g in generations]
+            scores = self.score_texts(answers[variant], references)
+            result["signatures"] = scores.pop("signatures")
+            scores.update(self.perplexity([row["messages"] for row in rows], variant))
+            result[variant] = scores
+            self._log(experiment_id, variant, rows, prompts, references, generations)
+        result["by_topic"] = self._breakdown(rows, "topic", answers, references)
+        result["by_subcorpus"] = self._breakdown(rows, "subcorpus", answers, references)
+        if "tuned" in answers:
+            result["delta"] = text_metrics.paired_bootstrap(
+                answers["base"], answers["tuned"], list(references), DELTA_METRICS, self.bootstrap_resamples
+            )
+            base_ppl, tuned_ppl = result["base"]["perplexity"], result["tuned"]["perplexity"]
+            result["delta"]["perplexity"] = {
+                "base": base_ppl,
+                "tuned": tuned_ppl,
+                "delta": tuned_ppl - base_ppl,
+            }
+        result["evaluated_at"] = utc_now()
+        return result
+
+    def _decoding(self) -> dict[str, Any]:
+        return {**self.decoding.as_dict(), "batch_size": self.batch_size}
+
+    def _breakdown(self, rows, key: str, answers: dict[str, list[str]], references) -> dict[str, Any]:
+        groups: dict[str, list[int]] = {}
+        for index, row in enumerate(rows):
+            groups.setdefault(str(row.get(key) or "unknown"), []).append(index)
+        table = {}
+        for name, indices in sorted(groups.items(), key=lambda item: -len(item[1])):
+            refs = [references[i] for i in indices]
+            entry: dict[str, Any] = {"n": len(indices)}
+            for variant, texts in answers.items():
+                scores = self.score_texts([texts[i] for i in indices], refs)
+                entry[variant] = {m: scores[m] for m in BREAKDOWN_METRICS}
+            table[name] = entry
+        return table
+
+    def _log(self, experiment_id, variant, rows, prompts, references, generations) -> None:
+        if self.store is None:
+            return
+        decoding = self._decoding()
+        self.store.responses.insert_many(
+            [
+                {
+                    "experiment_id": experiment_id,
+                    "variant": variant,
+                    "example_id": row.get("id"),
+                    "topic": row.get("topic"),
+                    "input_text": prompt[-1]["content"],
+                    "response_text": generation.text,
+                    "reference_text": reference,
+                    "decoding": decoding,
+                    "latency_s": round(generation.latency_s, 4),
+                    "new_tokens": generation.new_tokens,
+                }
+                for row, prompt, reference, generation in zip(rows, prompts, references, generations, strict=True)
+            ]
+        )
+
+
+def run_evaluation(config) -> dict[str, Any] | None:
+    """train.py's evaluate stage: score DIR/adapter on DIR/data/test.jsonl, store metrics, write the report."""
+    from bempathy.data import DataError, load_split
+    from bempathy.finetuner import ADAPTER_DIR, EXPERIMENT_FILE, is_main_process
+    from bempathy.report import report_from_logs
+
+    if not is_main_process():
+        return None
+    output_dir = Path(config.train.output_dir)
+    rows = load_split(output_dir, "test")
+    if config.eval.eval_max_examples is not None:
+        rows = rows[: config.eval.eval_max_examples]
+    if not rows:
+        raise DataError(f"{output_dir / 'data' / 'test.jsonl'} is empty: nothing to evaluate")
+    store = Store(config.run.logs_dir)
+    experiment_id = json.loads((output_dir / EXPERIMENT_FILE).read_text())["experiment_id"]
+    chat = ChatModel.load(config.model.model_name_or_path, output_dir / ADAPTER_DIR, bool(config.model.load_in_4bit))
+    evaluator = Evaluator(
+        chat,
+        store,
+        DecodingSettings(max_new_tokens=config.eval.max_new_tokens),
+        batch_size=config.eval.generation_batch_size,
+        bootstrap_resamples=config.eval.bootstrap_resamples,
+    )
+    result = evaluator.evaluate(rows, experiment_id)
+    store.experiments.update(experiment_id, {"metrics": result})
+    report = report_from_logs(experiment_id, output_dir, config.run.logs_dir)
+    print(f"\n{format_comparison(result)}\n\nReport: {report}\n")
+    return result
+
+
+def format_comparison(result: dict[str, Any]) -> str:
+    """Base vs tuned as a terminal table (the report has the full version)."""
+    rows = [("metric", "base", "tuned", "delta [95% CI]")]
+    for name in ("perplexity", "bleu", "chrf", "rouge1", "rouge2", "rougeL", "bengali_share", "mean_length"):
+        base = result["base"].get(name)
+        tuned = result.get("tuned", {}).get(name)
+        delta = result.get("delta", {}).get(name)
+        delta_text = ""
+        if delta is not None:
+            delta_text = f"{delta['delta']:+.3f}"
+            if "ci_low" in delta:
+                delta_text += f" [{delta['ci_low']:+.3f}, {delta['ci_high']:+.3f}]"
+        rows.append((name, f"{base:.3f}", "" if tuned is None else f"{tuned:.3f}", delta_text))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in rows]
+    return f"Held-out test split, {result['n_examples']} examples\n" + "\n".join(lines)

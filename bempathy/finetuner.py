@@ -1,0 +1,294 @@
+"""LLAMAFineTuner: TRL's SFTTrainer driven by a FineTuningStrategy, logged into LLAMAExperiments.
+
+What it guarantees, whatever the hardware:
+- loss on assistant tokens only (the answer and its ``<|eot_id|>``), via the chat template's generation
+  markers and ``assistant_only_loss``;
+- no truncation: with ``max_length: null`` the training length is the longest prepared example; a cap was
+  applied (and reported) by the prepare stage, never silently here;
+- an experiment record that is ``running`` while training and ends ``completed``, ``failed`` or
+  ``interrupted`` (Ctrl-C), with the loss history appended as it arrives;
+- ``--resume`` continues from the last checkpoint in the output dir and reuses the same experiment record;
+- under ``accelerate launch`` only the main process writes logs and saves.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from bempathy.config import Config
+from bempathy.data import load_split
+from bempathy.store import Store, utc_now
+from bempathy.strategies import FineTuningStrategy, select_strategy
+
+EXPERIMENT_FILE = "experiment.json"
+ADAPTER_DIR = "adapter"
+LOGGED_KEYS = ("loss", "eval_loss", "learning_rate", "grad_norm", "epoch")
+
+
+@dataclass
+class TrainResult:
+    experiment_id: str | None
+    adapter_dir: Path
+    train_loss: float | None
+    val_loss: float | None
+    runtime_s: float
+    global_step: int
+    peak_memory_mb: float
+    longest_example: int
+    exported: dict[str, str]
+
+
+def is_main_process() -> bool:
+    from accelerate import PartialState
+
+    return PartialState().is_main_process
+
+
+def peak_memory_mb() -> float:
+    """Peak accelerator memory on CUDA, else the process's peak resident memory."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def hardware() -> dict[str, Any]:
+    import torch
+
+    if torch.cuda.is_available():
+        return {"device": "cuda", "gpu": torch.cuda.get_device_name(0), "gpus": torch.cuda.device_count()}
+    return {"device": "cpu", "threads": torch.get_num_threads()}
+
+
+def resolved_config(config: Config) -> dict[str, Any]:
+    """The whole configuration as plain JSON (saved beside the adapter, logged with the experiment)."""
+
+    def plain(obj: Any) -> dict[str, Any]:
+        return json.loads(json.dumps(asdict(obj), default=str))
+
+    return {
+        "preset": config.preset,
+        "run": plain(config.run),
+        "data": plain(config.data),
+        "eval": plain(config.eval),
+        "model": plain(config.model),
+        "train": {k: v for k, v in plain(config.train).items() if not k.startswith("hub_") and k != "hub_token"},
+    }
+
+
+class ExperimentLogCallback(TrainerCallback):
+    """Appends every logged loss to the experiment's loss_history as training goes."""
+
+    def __init__(self, store: Store, experiment_id: str) -> None:
+        self.store = store
+        self.experiment_id = experiment_id
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        entry = {"step": state.global_step, **{k: logs[k] for k in LOGGED_KEYS if k in logs}}
+        if "loss" in entry or "eval_loss" in entry:
+            self.store.experiments.append(self.experiment_id, "loss_history", [entry])
+
+
+class SampleAnswerCallback(TrainerCallback):
+    """After each evaluation, answer one held-out prompt so progress can be read, not only a loss."""
+
+    def __init__(self, tokenizer: Any, messages: list[dict[str, str]], max_new_tokens: int = 48) -> None:
+        self.tokenizer = tokenizer
+        self.messages = [m for m in messages if m["role"] != "assistant"][:2]
+        self.max_new_tokens = max_new_tokens
+
+    def on_evaluate(self, args, state, control, model=None, **kwargs):
+        if not state.is_world_process_zero or model is None:
+            return
+        import torch
+
+        inputs = self.tokenizer.apply_chat_template(
+            self.messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        ).to(model.device)
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            output = model.generate(
+                **inputs,
+                max_new_tokens=self.max_new_tokens,
+                do_sample=False,
+                pad_token_id=self.tokenizer.pad_token_id,
+            )
+        if was_training:
+            model.train()
+        answer = self.tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+        print(f"\n[step {state.global_step}] sample answer: {answer.strip()[:300]}\n", flush=True)
+
+
+def _as_dataset(rows: list[dict[str, Any]]):
+    from datasets import Dataset
+
+    return Dataset.from_list([{"messages": row["messages"]} for row in rows])
+
+
+class LLAMAFineTuner:
+    """Fine-tunes the configured model on a prepared output dir and logs the run."""
+
+    def __init__(self, config: Config, store: Store | None = None, strategy: FineTuningStrategy | None = None):
+        self.config = config
+        self.store = store if store is not None else Store(config.run.logs_dir)
+        self.strategy = strategy or select_strategy(config.run.strategy, config.model, config.train)
+        self.output_dir = Path(config.train.output_dir)
+
+    # -- experiment record
+    def _experiment_id(self, data_report: dict[str, Any], longest: int) -> str:
+        marker = self.output_dir / EXPERIMENT_FILE
+        fields = {
+            "model_name": self.config.model.model_name_or_path,
+            **self.strategy.describe(),
+            "lora_config": self.strategy.lora_dict(),
+            "training": resolved_config(self.config)["train"],
+            "config": resolved_config(self.config),
+            "data": {
+                "source": data_report.get("source"),
+                "splits": data_report.get("splits"),
+                "dropped": data_report.get("dropped"),
+                "token_lengths": data_report.get("token_lengths"),
+                "training_length": longest,
+            },
+            "hardware": hardware(),
+            "status": "running",
+            "output_dir": str(self.output_dir),
+        }
+        if self.config.run.resume and marker.exists():
+            experiment_id = json.loads(marker.read_text())["experiment_id"]
+            if self.store.experiments.get(experiment_id) is not None:
+                self.store.experiments.update(experiment_id, {"status": "running", "resumed_at": utc_now()})
+                return experiment_id
+        experiment_id = self.store.experiments.insert(
+            {**fields, "train_loss": None, "val_loss": None, "loss_history": [], "metrics": {}}
+        )
+        marker.write_text(json.dumps({"experiment_id": experiment_id}) + "\n")
+        return experiment_id
+
+    def _last_checkpoint(self) -> str | None:
+        from transformers.trainer_utils import get_last_checkpoint
+
+        if not self.config.run.resume or not self.output_dir.is_dir():
+            return None
+        return get_last_checkpoint(str(self.output_dir))
+
+    # -- training
+    def train(self) -> TrainResult:
+        from transformers import EarlyStoppingCallback
+        from trl import SFTTrainer
+
+        train_rows = load_split(self.output_dir, "train")
+        val_rows = load_split(self.output_dir, "val")
+        report = json.loads((self.output_dir / "data_report.json").read_text(encoding="utf-8"))
+        longest = max((r.get("n_tokens") or 0) for r in train_rows + val_rows)
+        args = self.config.train
+        if args.max_length is not None and longest > args.max_length:
+            raise ValueError(
+                f"prepared data has a {longest}-token example but max_length is {args.max_length}: "
+                "re-run --stage prepare so the cap drops (and reports) those rows instead of truncating"
+            )
+        if not val_rows:
+            args.eval_strategy = "no"
+        callbacks: list[TrainerCallback] = []
+        if self.config.run.early_stopping_patience is not None and val_rows:
+            args.load_best_model_at_end = True
+            args.metric_for_best_model = "eval_loss"
+            args.greater_is_better = False
+            callbacks.append(EarlyStoppingCallback(self.config.run.early_stopping_patience))
+
+        loaded = self.strategy.load(max_seq_length=args.max_length or longest)
+        main = is_main_process()
+        experiment_id = self._experiment_id(report, longest) if main else None
+        if main:
+            callbacks.append(ExperimentLogCallback(self.store, experiment_id))
+        if val_rows:
+            callbacks.append(SampleAnswerCallback(loaded.tokenizer, val_rows[0]["messages"]))
+
+        trainer = SFTTrainer(
+            model=loaded.model,
+            args=args,
+            train_dataset=_as_dataset(train_rows),
+            eval_dataset=_as_dataset(val_rows) if val_rows else None,
+            processing_class=loaded.tokenizer,
+            peft_config=loaded.peft_config,
+            callbacks=callbacks,
+        )
+        started = time.monotonic()
+        try:
+            output = trainer.train(resume_from_checkpoint=self._last_checkpoint())
+            val_loss = trainer.evaluate()["eval_loss"] if val_rows else None
+        except KeyboardInterrupt:
+            self._finish(experiment_id, "interrupted", started, error="interrupted by the user (Ctrl-C)")
+            raise
+        except BaseException as error:
+            detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+            self._finish(experiment_id, "failed", started, error=detail)
+            raise
+
+        adapter_dir = self.output_dir / ADAPTER_DIR
+        trainer.save_model(str(adapter_dir))
+        runtime = time.monotonic() - started
+        exported: dict[str, str] = {}
+        if main:
+            loaded.tokenizer.save_pretrained(str(adapter_dir))
+            (adapter_dir / "bempathy_config.json").write_text(
+                json.dumps(resolved_config(self.config), ensure_ascii=False, indent=2) + "\n",
+                encoding="utf-8",
+            )
+            exported = self._export(adapter_dir)
+        train_loss = float(output.training_loss)
+        self._finish(
+            experiment_id,
+            "completed",
+            started,
+            train_loss=train_loss,
+            val_loss=val_loss,
+            global_step=trainer.state.global_step,
+            adapter_path=str(adapter_dir),
+            exported=exported,
+        )
+        return TrainResult(
+            experiment_id=experiment_id,
+            adapter_dir=adapter_dir,
+            train_loss=train_loss,
+            val_loss=val_loss,
+            runtime_s=runtime,
+            global_step=trainer.state.global_step,
+            peak_memory_mb=peak_memory_mb(),
+            longest_example=longest,
+            exported=exported,
+        )
+
+    def _export(self, adapter_dir: Path) -> dict[str, str]:
+        kind = self.config.run.export
+        if kind == "merged":
+            return {"merged": str(self.strategy.export_merged(adapter_dir, self.output_dir / "merged"))}
+        if kind == "gguf":
+            return {"gguf": str(self.strategy.export_gguf(adapter_dir, self.output_dir / "gguf"))}
+        return {}
+
+    def _finish(self, experiment_id: str | None, status: str, started: float, **fields: Any) -> None:
+        if experiment_id is None:
+            return
+        self.store.experiments.update(
+            experiment_id,
+            {
+                "status": status,
+                "runtime_s": round(time.monotonic() - started, 2),
+                "peak_memory_mb": round(peak_memory_mb(), 1),
+                "finished_at": utc_now(),
+                **fields,
+            },
+        )

@@ -1,0 +1,65 @@
+"""The system prompt and the Llama 3.1 chat template every stage shares.
+
+Training, evaluation and the app must render conversations identically, so the template lives here once.
+It reproduces the Llama 3.1 turn format (header tokens, ``<|eot_id|>`` after each turn) without the stock
+template's tool-calling preamble, and wraps each assistant answer *and its* ``<|eot_id|>`` in
+``{% generation %}`` markers: TRL's ``assistant_only_loss`` then trains exactly the answer plus the end
+token, so the model learns to stop (see ../shared/STACK.md, "TRL 1.x").
+"""
+
+from __future__ import annotations
+
+BOS_TOKEN = "<|begin_of_text|>"
+EOS_TOKEN = "<|end_of_text|>"
+START_HEADER = "<|start_header_id|>"
+END_HEADER = "<|end_header_id|>"
+EOT_TOKEN = "<|eot_id|>"
+EOM_TOKEN = "<|eom_id|>"
+PYTHON_TAG = "<|python_tag|>"
+# Llama 3.1 ships a dedicated padding token; padding with eos would mask every end-of-turn token.
+PAD_TOKEN = "<|finetune_right_pad_id|>"
+
+LLAMA31_SPECIAL_TOKENS: tuple[str, ...] = (
+    BOS_TOKEN,
+    EOS_TOKEN,
+    START_HEADER,
+    END_HEADER,
+    EOT_TOKEN,
+    EOM_TOKEN,
+    PYTHON_TAG,
+    PAD_TOKEN,
+)
+
+SYSTEM_PROMPT = (
+    "আপনি একজন সহানুভূতিশীল বাংলাভাষী সহায়ক। মানুষ আপনাকে তাঁদের কষ্ট, দুশ্চিন্তা আর অনুভূতির কথা বলেন। "
+    "মন দিয়ে শুনুন, তাঁদের অনুভূতিকে স্বীকৃতি দিন, নরম ও সম্মানজনক সহজ বাংলায় উত্তর দিন এবং "
+    "ছোট ছোট বাস্তবসম্মত পরামর্শ দিন। আপনি চিকিৎসক বা আইনজীবী নন: চিকিৎসা বা আইনি পরামর্শ দেবেন না, "
+    "প্রয়োজনে যোগ্য পেশাদারের সাহায্য নিতে বলুন। কেউ নিজের ক্ষতি করার কথা বললে বা বিপদে থাকলে "
+    "তাঁকে এখনই কাছের কারও সঙ্গে যোগাযোগ করতে এবং জরুরি প্রয়োজনে ৯৯৯ নম্বরে ফোন করতে বলুন।"
+)
+
+LLAMA31_CHAT_TEMPLATE = (
+    "{{- bos_token -}}"
+    "{%- for message in messages -%}"
+    "{%- if message['role'] == 'assistant' -%}"
+    "{{- '<|start_header_id|>assistant<|end_header_id|>\n\n' -}}"
+    "{%- generation -%}"
+    "{{- message['content'] | trim + '<|eot_id|>' -}}"
+    "{%- endgeneration -%}"
+    "{%- else -%}"
+    "{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'"
+    " + message['content'] | trim + '<|eot_id|>' -}}"
+    "{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}"
+    "{{- '<|start_header_id|>assistant<|end_header_id|>\n\n' -}}"
+    "{%- endif -%}"
+)
+
+
+def chat_messages(user_text: str, assistant_text: str | None = None, system_prompt: str = SYSTEM_PROMPT):
+    """Build one conversation in the ``messages`` format: system, user and (for training) assistant."""
+    messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": user_text}]
+    if assistant_text is not None:
+        messages.append({"role": "assistant", "content": assistant_text})
+    return messages

@@ -1,0 +1,82 @@
+"""Bengali-safe text primitives shared by data cleaning, metrics and the app.
+
+Python's ``re`` ``\\w`` drops Bengali vowel signs (category Mn/Mc) and the hasanta, so every word split
+here uses the ``regex`` module's Unicode properties: letters, marks and digits stay together. Zero-width
+joiner (U+200D) and non-joiner (U+200C) are part of Bengali spelling (e.g. র‍্যাব) and are never removed.
+"""
+
+from __future__ import annotations
+
+import html
+import unicodedata
+
+import regex
+
+# A word is a run of letters, combining marks, digits, and the joiners Bengali spelling uses inside words.
+WORD_PATTERN = regex.compile(r"[\p{L}\p{M}\p{N}\u200c\u200d]+")
+_BENGALI_LETTER = regex.compile(r"(?=\p{Script=Bengali})[\p{L}\p{M}]")
+_ANY_LETTER = regex.compile(r"[\p{L}\p{M}]")
+_LATIN_LETTER = regex.compile(r"\p{Script=Latin}")
+
+_BREAK_TAG = regex.compile(r"<\s*(?:br|/p|p|/div|div|li)\b[^>]*>", regex.IGNORECASE)
+_HTML_TAG = regex.compile(r"</?[A-Za-z][A-Za-z0-9:-]*(?:\s[^<>]*)?/?>")
+_HTML_COMMENT = regex.compile(r"<!--.*?-->", regex.DOTALL)
+# Invisible characters that carry no meaning in Bengali text (joiners U+200C/U+200D deliberately absent).
+_INVISIBLE = regex.compile(r"[\u200b\u2060\ufeff\u00ad]")
+_SPACES = regex.compile(r"[^\S\n]+")
+_SPACE_AROUND_NEWLINE = regex.compile(r" *\n *")
+_MANY_NEWLINES = regex.compile(r"\n{3,}")
+
+
+def normalize_text(text: str) -> str:
+    """Clean one cell: HTML remnants, entities, invisible characters, whitespace, then Unicode NFC.
+
+    Paragraph breaks survive (long counselling answers are multi-paragraph); runs of spaces collapse.
+    """
+    if not text:
+        return ""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _HTML_COMMENT.sub(" ", text)
+    text = _BREAK_TAG.sub("\n", text)
+    text = _HTML_TAG.sub(" ", text)
+    # Twice: exports sometimes double-escape (&amp;nbsp;).
+    text = html.unescape(html.unescape(text))
+    text = text.replace("\u00a0", " ")
+    text = _INVISIBLE.sub("", text)
+    text = unicodedata.normalize("NFC", text)
+    text = _SPACES.sub(" ", text)
+    text = _SPACE_AROUND_NEWLINE.sub("\n", text)
+    text = _MANY_NEWLINES.sub("\n\n", text)
+    return text.strip()
+
+
+def dedup_key(text: str) -> str:
+    """A key under which two texts count as the same: NFKC, case-folded, all whitespace removed."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(folded.split())
+
+
+def words(text: str) -> list[str]:
+    """Split into words without losing vowel signs, hasanta or joiners."""
+    return WORD_PATTERN.findall(unicodedata.normalize("NFC", text))
+
+
+def bengali_share(text: str) -> float:
+    """Share of letters (and their marks) written in Bengali script; 0.0 for text with no letters."""
+    letters = len(_ANY_LETTER.findall(text))
+    if letters == 0:
+        return 0.0
+    return len(_BENGALI_LETTER.findall(text)) / letters
+
+
+def language_of(text: str) -> str:
+    """Coarse label for the data report: ``bn`` (Bengali only), ``en`` (Latin only), ``mixed`` or ``none``."""
+    has_bengali = bool(_BENGALI_LETTER.search(text))
+    has_latin = bool(_LATIN_LETTER.search(text))
+    if has_bengali and has_latin:
+        return "mixed"
+    if has_bengali:
+        return "bn"
+    if has_latin:
+        return "en"
+    return "none"

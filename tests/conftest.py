@@ -1,0 +1,122 @@
+"""Shared fixtures: offline environment, one tiny-model cache per session, a messy corpus export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Set before anything imports transformers, gradio or tokenizers; subprocesses inherit them.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+os.environ.setdefault("BEMPATHY_CACHE", tempfile.mkdtemp(prefix="bempathy-test-cache-"))
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DIR = ROOT / "data" / "sample"
+TINY_PRESET = ROOT / "configs" / "tiny-cpu.yaml"
+
+LONG_ANSWER = " ".join(["আপনার দুঃখটা গভীর, আর সেটা স্বাভাবিক।"] * 900)  # ~5,400 words
+ZWJ_WORD = "র\u200d্যাগিং"
+
+# (index, Topics, Question-Title, Questions, Answers, expected fate)
+MESSY_ROWS = [
+    (
+        0,
+        "family-conflict",
+        "বাবার সঙ্গে ঝগড়া",
+        "বাবা আমার কথা শোনেন না।\nআমি খুব কষ্ট পাই।",
+        "আপনার কষ্টটা বোঝা যাচ্ছে। <br>একটু সময় নিয়ে কথা বলুন&nbsp;।",
+        "keep",
+    ),
+    (
+        1,
+        "family-conflict",
+        "বাবার সঙ্গে ঝগড়া",
+        "বাবা আমার কথা শোনেন না।\nআমি খুব কষ্ট পাই।",
+        "আপনার কষ্টটা বোঝা যাচ্ছে। <br>একটু সময় নিয়ে কথা বলুন&nbsp;।",
+        "duplicate_exact",
+    ),
+    (
+        2,
+        "family-conflict",
+        "বাবার সঙ্গে  ঝগড়া",
+        "বাবা আমার  কথা শোনেন না।  \nআমি খুব কষ্ট পাই।",
+        "আপনার কষ্টটা বোঝা যাচ্ছে।  <br>একটু সময় নিয়ে কথা বলুন&nbsp;।",
+        "duplicate_normalised",
+    ),
+    (3, "sad", "পরীক্ষায় ফেল", "", "ইশ, খুব খারাপ লাগছে।", "empty_question"),
+    (4, "sad", "পরীক্ষায় ফেল", "আমি ফেল করেছি।", "   ", "empty_answer"),
+    (
+        5,
+        "work-stress",
+        "Deadline pressure",
+        "My boss keeps pushing deadlines at me.",
+        "That sounds exhausting. Take a short break.",
+        "keep",
+    ),
+    (
+        6,
+        "work-stress",
+        "অফিসের চাপ",
+        "আমার boss সবসময় deadline নিয়ে চাপ দেয়।",
+        "চাপটা সত্যিই অনেক। একটু বিরতি নিন।",
+        "keep",
+    ),
+    (
+        7,
+        "relationships",
+        "কলেজে হয়রানি",
+        f"কলেজে {ZWJ_WORD} হয়, আমি ভয় পাই।",
+        f"{ZWJ_WORD} মেনে নেওয়ার নয়।",
+        "keep",
+    ),
+    (8, "grief", "মায়ের মৃত্যু", "মা মারা গেছেন, কিছুই ভালো লাগে না।", LONG_ANSWER, "keep"),
+    (9, "grief", "মায়ের মৃত্যু", "রাতে ঘুম আসে না।", "<p>আপনার দুঃখ গভীর।</p> <i>একা থাকবেন না</i>&amp; কথা বলুন।", "keep"),
+    (10, "lonely", "একা লাগে", "আমি একা থাকি, কেউ খোঁজ নেয় না।", "আপনি একা নন। বন্ধুদের সঙ্গে যোগাযোগ করুন।", "keep"),
+    # Same row in decomposed (NFD-like) spelling: ো written as ে + া.
+    (
+        11,
+        "lonely",
+        "একা লাগে",
+        "আমি একা থাকি, কেউ খোঁজ নেয় না।".replace("ো", "\u09c7\u09be"),
+        "আপনি একা নন। বন্ধুদের সঙ্গে যোগাযোগ করুন।".replace("ো", "\u09c7\u09be"),
+        "duplicate_normalised",
+    ),
+    (12, "exams", "", "", "", "empty_question"),
+]
+
+
+def write_messy_export(path: Path) -> Path:
+    """The corpus schema as a real Excel/pandas export looks: BOM, CRLF, index column, quoted multi-line."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["", "Topics", "Question-Title", "Questions", "Answers"])
+    writer.writerows(row[:5] for row in MESSY_ROWS)
+    path.write_bytes(b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8"))
+    return path
+
+
+@pytest.fixture
+def messy_csv(tmp_path: Path) -> Path:
+    return write_messy_export(tmp_path / "BengaliEmpatheticConversationsCorpus .csv")
+
+
+@pytest.fixture(scope="session")
+def tiny_dir() -> Path:
+    from bempathy.tiny import tiny_model_dir
+
+    return tiny_model_dir()
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tiny_dir):
+    from bempathy.strategies import load_tokenizer
+
+    return load_tokenizer(str(tiny_dir))

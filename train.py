@@ -1,0 +1,105 @@
+"""bempathy training recipe: prepare -> train -> evaluate, logged to TinyDB under logs/.
+
+    python train.py --config configs/tiny-cpu.yaml --output-dir runs/tiny            # everything
+    python train.py --config configs/llama31-8b-qlora.yaml --data "PATH/corpus.csv" --stage train
+
+Each stage runs the stages it needs first when their output is missing: `--stage train` on an empty output
+dir prepares the data first; `--stage evaluate` trains first if there is no adapter.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from bempathy.boot import preimport_unsloth
+
+DESCRIPTION = __doc__.split("\n\n", 1)[0]
+
+
+def prepare(config) -> dict:
+    """Clean, format, split and measure the corpus; write DIR/data/*.jsonl and DIR/data_report.json."""
+    from bempathy.data import DatasetProcessor, format_report, write_prepared
+    from bempathy.strategies import load_tokenizer
+
+    tokenizer = load_tokenizer(config.model.model_name_or_path, config.model.model_revision)
+    processor = DatasetProcessor(config.data, tokenizer=tokenizer, max_length=config.train.max_length)
+    prepared = processor.process(config.data.data)
+    out = write_prepared(prepared, config.train.output_dir)
+    print(f"\nData: {config.data.data} -> {out / 'data'}\n{format_report(prepared.report)}\n")
+    return prepared.report
+
+
+def _prepared_matches(config) -> bool:
+    """Prepared data exists and was made from the same source with the same length cap."""
+    report_path = Path(config.train.output_dir) / "data_report.json"
+    if not report_path.exists() or not (Path(config.train.output_dir) / "data" / "train.jsonl").exists():
+        return False
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    same_source = report["source"]["path"] == str(config.data.data)
+    return same_source and report["length_policy"]["max_length"] == config.train.max_length
+
+
+def train(config):
+    """Fine-tune with the selected strategy (preparing first when needed)."""
+    from bempathy.finetuner import LLAMAFineTuner
+
+    if not _prepared_matches(config):
+        prepare(config)
+    result = LLAMAFineTuner(config).train()
+    if result.experiment_id is not None:
+        print(
+            "\nTraining done\n"
+            f"  experiment     {result.experiment_id}\n"
+            f"  adapter        {result.adapter_dir}\n"
+            f"  train loss     {result.train_loss:.4f}\n"
+            f"  val loss       {result.val_loss if result.val_loss is None else round(result.val_loss, 4)}\n"
+            f"  steps          {result.global_step}   (longest example {result.longest_example} tokens, untruncated)\n"
+            f"  time           {result.runtime_s:.1f} s   peak memory {result.peak_memory_mb:.0f} MiB\n"
+            + "".join(f"  export {kind:<8}{path}\n" for kind, path in result.exported.items())
+        )
+    return result
+
+
+def evaluate(config):
+    """Score base vs tuned on the held-out test split (training first when there is no adapter)."""
+    from bempathy.evaluation import run_evaluation
+    from bempathy.finetuner import ADAPTER_DIR
+
+    if not (Path(config.train.output_dir) / ADAPTER_DIR / "adapter_config.json").exists():
+        train(config)
+    return run_evaluation(config)
+
+
+STAGES = {"prepare": prepare, "train": train, "evaluate": evaluate}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    preimport_unsloth(argv)
+
+    from bempathy.config import ConfigError, make_parser, parse_config
+    from bempathy.data import DataError
+    from bempathy.store import StoreCorruptError
+    from bempathy.strategies import StrategyError
+
+    try:
+        config = parse_config(argv, make_parser(prog="train.py", description=DESCRIPTION))
+        if config.run.stage == "all":
+            prepare(config)
+            train(config)
+            evaluate(config)
+        else:
+            STAGES[config.run.stage](config)
+    except (ConfigError, DataError, StrategyError, StoreCorruptError) as error:
+        print(f"train.py: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("train.py: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
