@@ -95,6 +95,7 @@ class Example:
     split: str = ""
     n_tokens: int | None = None
     row_ids: list[str] = field(default_factory=list)  # source rows (several for a rebuilt dialogue)
+    title: str = ""
 
 
 @dataclass
@@ -115,9 +116,19 @@ class _Drops:
 
 # --------------------------------------------------------------------------------------------- reading
 def _decode(raw: bytes, path: Path) -> str:
-    """Decode what Excel or pandas write: UTF-8 with or without BOM, or UTF-16 with BOM."""
+    """Decode what Excel or pandas write: UTF-8 with or without BOM, or UTF-16 (with BOM, or without one
+    when the header still reads as text)."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return raw.decode("utf-16")
+    if b"\x00" in raw[:4096]:
+        for encoding in ("utf-16-le", "utf-16-be"):
+            try:
+                text = raw.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+            if text[:200].isprintable() or "\n" in text[:4096]:
+                return text
+        raise DataError(f"{path}: not a CSV file (binary content)")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -131,10 +142,7 @@ def _slug(text: str) -> str:
 def _read_corpus_csv(path: Path) -> list[dict[str, str]]:
     import pandas as pd
 
-    raw = path.read_bytes()
-    if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise DataError(f"{path}: not a CSV file (binary content)")
-    text = _decode(raw, path)
+    text = _decode(path.read_bytes(), path)
     header = text.split("\n", 1)[0]
     sep = "\t" if "\t" in header and "," not in header else ","
     try:
@@ -309,13 +317,21 @@ class DatasetProcessor:
                 flags["english_only"] += 1
             elif language == "mixed":
                 flags["code_mixed"] += 1
-            title = normalize_text(row.title)
-            if title and self.args.user_fields == "title_and_question":
-                users[0]["content"] = f"{title}\n\n{users[0]['content']}"
             if messages[0]["role"] != "system":
                 messages.insert(0, {"role": "system", "content": self.system_prompt})
             subcorpus = "dialogue" if row.topic.casefold() in EMOTION_LABELS else "counselling"
-            examples.append(Example(row.id, row.topic, subcorpus, row.group, language, messages, row_ids=[row.id]))
+            examples.append(
+                Example(
+                    row.id,
+                    row.topic,
+                    subcorpus,
+                    row.group,
+                    language,
+                    messages,
+                    row_ids=[row.id],
+                    title=normalize_text(row.title),
+                )
+            )
         return examples, drops, flags
 
     def merge_dialogues(self, examples: Sequence[Example]) -> list[Example]:
@@ -391,6 +407,11 @@ class DatasetProcessor:
         examples, drops, flags = self.clean(rows)
         if self.args.dialogue_turns == "multi_turn":
             examples = self.merge_dialogues(examples)
+        if self.args.user_fields == "title_and_question":
+            for example in examples:  # the title introduces the conversation: first user turn only
+                first_user = next(m for m in example.messages if m["role"] == "user")
+                if example.title:
+                    first_user["content"] = f"{example.title}\n\n{first_user['content']}"
         self.measure(examples)
         if self.max_length is not None:
             kept = []
