@@ -41,12 +41,19 @@ def _prepared_matches(config) -> bool:
     return same_source and report["length_policy"]["max_length"] == config.train.max_length
 
 
+def ensure_prepared(config, force: bool = False) -> None:
+    """Prepare when the data is missing or stale (or when forced); under several processes rank 0 prepares
+    and the others wait, then reuse its output instead of writing the same files at once."""
+    with config.train.main_process_first(desc="preparing data"):
+        if (force and config.train.process_index == 0) or not _prepared_matches(config):
+            prepare(config)
+
+
 def train(config):
     """Fine-tune with the selected strategy (preparing first when needed)."""
     from bempathy.finetuner import LLAMAFineTuner
 
-    if not _prepared_matches(config):
-        prepare(config)
+    ensure_prepared(config)
     result = LLAMAFineTuner(config).train()
     if result.experiment_id is not None:
         print(
@@ -86,8 +93,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         config = parse_config(argv, make_parser(prog="train.py", description=DESCRIPTION))
-        if config.run.stage == "all":
-            prepare(config)
+        if config.run.stage == "prepare":
+            ensure_prepared(config, force=True)
+        elif config.run.stage == "all":
+            ensure_prepared(config, force=True)
             train(config)
             evaluate(config)
         else:

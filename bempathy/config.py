@@ -41,11 +41,17 @@ def _inherited(cls: type, name: str, default: Any = dataclasses.MISSING, factory
     return field(default=default, metadata=parent.metadata)
 
 
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def _hardware_precision() -> tuple[bool, bool]:
     """(bf16, fp16): bf16 where the GPU has it, fp16 on older CUDA GPUs (T4), fp32 on CPU."""
     import torch
 
-    if not torch.cuda.is_available():
+    if not _cuda_available():
         return False, False
     if torch.cuda.is_bf16_supported():
         return True, False
@@ -164,6 +170,10 @@ class TrainConfig(SFTConfig):
         if self.bf16 is None:
             self.bf16, fp16 = _hardware_precision()
             self.fp16 = self.fp16 or fp16
+        if not _cuda_available():
+            # Tells accelerate to use CPU processes (gloo) under `accelerate launch`/torchrun, and skips pinning.
+            self.use_cpu = True
+            self.dataloader_pin_memory = False
         super().__post_init__()
 
 

@@ -63,10 +63,13 @@ def peak_memory_mb() -> float:
 
 def hardware() -> dict[str, Any]:
     import torch
+    from accelerate import PartialState
 
+    processes = PartialState().num_processes
     if torch.cuda.is_available():
-        return {"device": "cuda", "gpu": torch.cuda.get_device_name(0), "gpus": torch.cuda.device_count()}
-    return {"device": "cpu", "threads": torch.get_num_threads()}
+        name = torch.cuda.get_device_name(0)
+        return {"device": "cuda", "gpu": name, "gpus": torch.cuda.device_count(), "processes": processes}
+    return {"device": "cpu", "threads": torch.get_num_threads(), "processes": processes}
 
 
 def resolved_config(config: Config) -> dict[str, Any]:
@@ -185,7 +188,8 @@ class LLAMAFineTuner:
         return get_last_checkpoint(str(self.output_dir))
 
     # -- training
-    def train(self) -> TrainResult:
+    def build_trainer(self):
+        """The SFTTrainer for this run, with its callbacks; nothing trained yet (tests inspect it)."""
         from transformers import EarlyStoppingCallback
         from trl import SFTTrainer
 
@@ -209,13 +213,11 @@ class LLAMAFineTuner:
             callbacks.append(EarlyStoppingCallback(self.config.run.early_stopping_patience))
 
         loaded = self.strategy.load(max_seq_length=args.max_length or longest)
-        main = is_main_process()
-        experiment_id = self._experiment_id(report, longest) if main else None
-        if main:
-            callbacks.append(ExperimentLogCallback(self.store, experiment_id))
+        self.longest = longest
+        self.loaded = loaded
+        self.has_validation = bool(val_rows)
         if val_rows:
             callbacks.append(SampleAnswerCallback(loaded.tokenizer, val_rows[0]["messages"]))
-
         trainer = SFTTrainer(
             model=loaded.model,
             args=args,
@@ -225,10 +227,20 @@ class LLAMAFineTuner:
             peft_config=loaded.peft_config,
             callbacks=callbacks,
         )
+        # The record is created once everything that can fail on set-up has worked.
+        self.experiment_id = self._experiment_id(report, longest) if is_main_process() else None
+        if self.experiment_id is not None:
+            trainer.add_callback(ExperimentLogCallback(self.store, self.experiment_id))
+        return trainer
+
+    def train(self) -> TrainResult:
+        trainer = self.build_trainer()
+        experiment_id, loaded, longest = self.experiment_id, self.loaded, self.longest
+        main = experiment_id is not None
         started = time.monotonic()
         try:
             output = trainer.train(resume_from_checkpoint=self._last_checkpoint())
-            val_loss = trainer.evaluate()["eval_loss"] if val_rows else None
+            val_loss = trainer.evaluate()["eval_loss"] if self.has_validation else None
         except KeyboardInterrupt:
             self._finish(experiment_id, "interrupted", started, error="interrupted by the user (Ctrl-C)")
             raise

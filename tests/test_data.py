@@ -14,7 +14,7 @@ import pytest
 from bempathy.config import DataArguments
 from bempathy.data import DataError, DatasetProcessor, write_prepared
 from bempathy.text import normalize_text
-from tests.conftest import LONG_ANSWER, MESSY_ROWS, ROOT, SAMPLE_DIR, TINY_PRESET, ZWJ_WORD, write_messy_export
+from tests.conftest import LONG_ANSWER, MESSY_ROWS, ROOT, SAMPLE_DIR, TINY_PRESET, ZWJ_WORD
 
 
 def run_prepare(data: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
