@@ -253,12 +253,16 @@ def _training_section(experiment: dict) -> list[str]:
     history = experiment.get("loss_history") or []
     steps = max((e.get("step") or 0 for e in history if "loss" in e), default="—")
     runtime, memory = _num(experiment.get("runtime_s")), _num(experiment.get("peak_memory_mb"))
+    hardware = experiment.get("hardware") or {}
     rows = [
         ["train loss (final)", _fmt(experiment.get("train_loss"), decimals=4)],
         ["validation loss", _fmt(experiment.get("val_loss"), decimals=4)],
         ["optimizer steps", steps],
         ["runtime", f"{runtime / 60:.1f} min" if runtime is not None else "—"],
-        ["peak GPU memory", f"{memory / 1024:.2f} GiB" if memory is not None else "—"],
+        [
+            "peak GPU memory" if hardware.get("device") == "cuda" else "peak process memory (RSS)",
+            f"{memory / 1024:.2f} GiB" if memory is not None else "—",
+        ],
         ["hardware", _joined(experiment.get("hardware"))],
         ["quantization", experiment.get("quantization") or "none"],
         ["LoRA", _joined(experiment.get("lora_config"))],
