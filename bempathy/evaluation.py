@@ -51,12 +51,15 @@ class Evaluator:
         decoding: DecodingSettings | None = None,
         batch_size: int = 8,
         bootstrap_resamples: int = 1000,
+        perplexity_batch_size: int | None = None,
     ) -> None:
         self.chat = chat_model
         self.store = store
         self.decoding = decoding or DecodingSettings()
         self.batch_size = batch_size
         self.bootstrap_resamples = bootstrap_resamples
+        # Scoring holds full-vocabulary logits for whole sequences, so it batches like training evaluation.
+        self.perplexity_batch_size = perplexity_batch_size or batch_size
 
     @staticmethod
     def score_texts(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, Any]:
@@ -72,8 +75,8 @@ class Evaluator:
         total_nll, total_tokens = 0.0, 0
         encoded = [answer_labels(self.chat.tokenizer, conv) for conv in conversations]
         with self.chat.variant(variant) as model, torch.inference_mode():
-            for start in range(0, len(encoded), self.batch_size):
-                batch = encoded[start : start + self.batch_size]
+            for start in range(0, len(encoded), self.perplexity_batch_size):
+                batch = encoded[start : start + self.perplexity_batch_size]
                 width = max(len(ids) for ids, _ in batch)
                 ids = torch.full((len(batch), width), pad, dtype=torch.long)
                 labels = torch.full((len(batch), width), -100, dtype=torch.long)
@@ -83,15 +86,12 @@ class Evaluator:
                     labels[row, : len(row_labels)] = torch.tensor(row_labels)
                     mask[row, : len(row_ids)] = 1
                 device = model.device
-                logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
+                logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
                 shifted = labels[:, 1:].to(device)
-                nll = F.cross_entropy(
-                    logits[:, :-1].reshape(-1, logits.shape[-1]),
-                    shifted.reshape(-1),
-                    ignore_index=-100,
-                    reduction="sum",
-                )
-                total_nll += float(nll)
+                for row in range(len(batch)):  # upcast one row at a time: 128k-vocabulary logits are large
+                    total_nll += float(
+                        F.cross_entropy(logits[row, :-1].float(), shifted[row], ignore_index=-100, reduction="sum")
+                    )
                 total_tokens += int((shifted != -100).sum())
         if total_tokens == 0:
             raise ValueError("no answer tokens to score")
@@ -192,6 +192,7 @@ def run_evaluation(config) -> dict[str, Any] | None:
         DecodingSettings(max_new_tokens=config.eval.max_new_tokens),
         batch_size=config.eval.generation_batch_size,
         bootstrap_resamples=config.eval.bootstrap_resamples,
+        perplexity_batch_size=config.train.per_device_eval_batch_size,
     )
     result = evaluator.evaluate(rows, experiment_id)
     store.experiments.update(experiment_id, {"metrics": result})
