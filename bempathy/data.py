@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tqdm.auto import tqdm
+
 from bempathy.config import DataArguments
 from bempathy.prompts import SYSTEM_PROMPT
 from bempathy.text import dedup_key, language_of, normalize_text
@@ -289,7 +291,7 @@ class DatasetProcessor:
         seen_exact: set[tuple[str, ...]] = set()
         seen_normalised: set[str] = set()
         examples: list[Example] = []
-        for row in rows:
+        for row in tqdm(rows, desc="cleaning", unit="row", disable=len(rows) < 5000, mininterval=1.0):
             exact = (row.title, *(m["content"] for m in row.messages))
             messages = [{"role": m["role"], "content": normalize_text(m["content"])} for m in row.messages]
             users = [m for m in messages if m["role"] == "user"]
@@ -452,7 +454,7 @@ class DatasetProcessor:
             "examples": len(examples),
             "dialogue_turns": self.args.dialogue_turns,
             "dropped": dict(sorted(drops.counts.items())),
-            "dropped_ids": {reason: ids[:50] for reason, ids in sorted(drops.ids.items())},
+            "dropped_ids": {reason: ids for reason, ids in sorted(drops.ids.items())},
             "flagged": {"english_only": flags["english_only"], "code_mixed": flags["code_mixed"]},
             "english_policy": self.args.english_policy,
             "splits": {name: len(items) for name, items in by_split.items()},
