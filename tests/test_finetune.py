@@ -312,3 +312,18 @@ def test_export_merged_gives_the_same_outputs_as_the_adapter(tmp_path):
     with torch.no_grad():
         assert torch.allclose(merged(ids).logits, adapted(ids).logits, atol=1e-4)
     assert Store(logs).experiments.all()[0]["exported"]["merged"] == str(out / "merged")
+
+
+@pytest.mark.slow
+def test_early_stopping_is_wired_to_validation_loss(tmp_path):
+    _, trainer, _, _ = prepared_trainer(tmp_path, "--early_stopping_patience", "2")
+    from transformers import EarlyStoppingCallback
+
+    stoppers = [c for c in trainer.callback_handler.callbacks if isinstance(c, EarlyStoppingCallback)]
+    assert len(stoppers) == 1 and stoppers[0].early_stopping_patience == 2
+    assert trainer.args.load_best_model_at_end and trainer.args.metric_for_best_model == "eval_loss"
+    assert trainer.args.greater_is_better is False
+    # Without the option there is no early stopping.
+    (tmp_path / "plain").mkdir()
+    _, plain, _, _ = prepared_trainer(tmp_path / "plain")
+    assert not any(isinstance(c, EarlyStoppingCallback) for c in plain.callback_handler.callbacks)
