@@ -527,7 +527,7 @@ def format_report(report: dict[str, Any]) -> str:
         f"rows kept            {report['rows_kept']:>8}",
         f"chat examples        {report['examples']:>8}   (dialogues: {report['dialogue_turns'].replace('_', '-')})",
     ]
-    lines += [f"  dropped: {reason:<18}{count:>6}" for reason, count in report["dropped"].items()]
+    lines += [f"  dropped: {reason:<22}{count:>6}" for reason, count in report["dropped"].items()]
     lines.append(
         f"flagged              english-only {report['flagged']['english_only']}, "
         f"code-mixed {report['flagged']['code_mixed']} (policy: {report['english_policy']})"
