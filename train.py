@@ -24,21 +24,28 @@ def prepare(config) -> dict:
     from bempathy.strategies import load_tokenizer
 
     tokenizer = load_tokenizer(config.model.model_name_or_path, config.model.model_revision)
-    processor = DatasetProcessor(config.data, tokenizer=tokenizer, max_length=config.train.max_length)
+    processor = DatasetProcessor(config.data, tokenizer, config.train.max_length, _tokenizer_name(config))
     prepared = processor.process(config.data.data)
     out = write_prepared(prepared, config.train.output_dir)
     print(f"\nData: {config.data.data} -> {out / 'data'}\n{format_report(prepared.report)}\n")
     return prepared.report
 
 
+def _tokenizer_name(config) -> str:
+    revision = config.model.model_revision
+    return config.model.model_name_or_path + (f"@{revision}" if revision not in (None, "main") else "")
+
+
 def _prepared_matches(config) -> bool:
-    """Prepared data exists and was made from the same source with the same length cap."""
+    """Prepared data exists and was made from the same corpus bytes with the same settings and tokenizer."""
+    from bempathy.data import preparation_settings, source_digest
+
     report_path = Path(config.train.output_dir) / "data_report.json"
     if not report_path.exists() or not (Path(config.train.output_dir) / "data" / "train.jsonl").exists():
         return False
     report = json.loads(report_path.read_text(encoding="utf-8"))
-    same_source = report["source"]["path"] == str(config.data.data)
-    return same_source and report["length_policy"]["max_length"] == config.train.max_length
+    settings = preparation_settings(config.data, config.train.max_length, _tokenizer_name(config))
+    return report.get("settings") == settings and report["source"]["sha256"] == source_digest(config.data.data)
 
 
 def ensure_prepared(config, force: bool = False) -> None:
@@ -72,10 +79,12 @@ def train(config):
 def evaluate(config):
     """Score base vs tuned on the held-out test split (training first when there is no adapter)."""
     from bempathy.evaluation import run_evaluation
-    from bempathy.finetuner import ADAPTER_DIR
+    from bempathy.finetuner import ADAPTER_DIR, is_main_process
 
     if not (Path(config.train.output_dir) / ADAPTER_DIR / "adapter_config.json").exists():
         train(config)
+    if not is_main_process():
+        return None  # evaluation runs on rank 0 only
     return run_evaluation(config)
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,8 @@ from typing import Any
 
 import yaml
 from trl import ModelConfig, SFTConfig, TrlParser
+
+from bempathy.hardware import cuda_available, mixed_precision
 
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
 LLAMA31_8B_INSTRUCT = "meta-llama/Llama-3.1-8B-Instruct"
@@ -39,23 +40,6 @@ def _inherited(cls: type, name: str, default: Any = dataclasses.MISSING, factory
     if factory is not dataclasses.MISSING:
         return field(default_factory=factory, metadata=parent.metadata)
     return field(default=default, metadata=parent.metadata)
-
-
-def _cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def _hardware_precision() -> tuple[bool, bool]:
-    """(bf16, fp16): bf16 where the GPU has it, fp16 on older CUDA GPUs (T4), fp32 on CPU."""
-    import torch
-
-    if not _cuda_available():
-        return False, False
-    if torch.cuda.is_bf16_supported():
-        return True, False
-    return False, True
 
 
 @dataclass
@@ -79,9 +63,9 @@ class DataArguments:
     english_policy: str = field(
         default="flag",
         metadata={
-            "help": "English-only rows (no Bengali letters): keep them, keep and flag them in the report "
-            "and the examples, or drop them (counted).",
-            "choices": ["keep", "flag", "drop"],
+            "help": "English-only rows (no Bengali letters): keep them flagged (language 'en' in each example, "
+            "counted in the report) or drop them (counted).",
+            "choices": ["flag", "drop"],
         },
     )
     dialogue_turns: str = field(
@@ -168,9 +152,9 @@ class TrainConfig(SFTConfig):
 
     def __post_init__(self) -> None:
         if self.bf16 is None:
-            self.bf16, fp16 = _hardware_precision()
+            self.bf16, fp16 = mixed_precision()
             self.fp16 = self.fp16 or fp16
-        if not _cuda_available():
+        if not cuda_available():
             # Tells accelerate to use CPU processes (gloo) under `accelerate launch`/torchrun, and skips pinning.
             self.use_cpu = True
             self.dataloader_pin_memory = False
@@ -307,8 +291,3 @@ def parse_config(args: Sequence[str] | None = None, parser: TrlParser | None = N
     except ValueError as error:
         raise ConfigError(str(error).splitlines()[0]) from None
     return Config(run=run, data=data, eval=evaluation, train=train, model=model, preset=preset)
-
-
-def logs_dir_of(config: Config) -> str | None:
-    """The TinyDB folder for this run: --logs_dir, else the store's own default."""
-    return config.run.logs_dir or os.environ.get("BEMPATHY_LOGS_DIR")

@@ -29,6 +29,9 @@ from bempathy.prompts import SYSTEM_PROMPT
 from bempathy.text import dedup_key, language_of, normalize_text
 
 CORPUS_COLUMNS = ("Topics", "Question-Title", "Questions", "Answers")
+ROLES = ("system", "user", "assistant")
+# ShareGPT-style exports name the roles differently.
+ROLE_ALIASES = {"human": "user", "gpt": "assistant", "bot": "assistant", "model": "assistant"}
 SPLITS = ("train", "val", "test")
 # EmpatheticDialogues' emotion labels: rows whose topic is one of these belong to the dialogue sub-corpus.
 EMOTION_LABELS = frozenset(
@@ -197,7 +200,13 @@ def _rows_from_messages(records: Iterable[dict[str, Any]], prefix: str) -> list[
                 id=row_id,
                 topic=str(record.get("topic") or "unknown"),
                 group=str(record.get("group") or row_id),
-                messages=[{"role": str(m.get("role", "")), "content": str(m.get("content") or "")} for m in messages],
+                messages=[
+                    {
+                        "role": ROLE_ALIASES.get(str(m.get("role", "")), str(m.get("role", ""))),
+                        "content": str(m.get("content") or ""),
+                    }
+                    for m in messages
+                ],
             )
         )
     return rows
@@ -240,14 +249,34 @@ def source_files(source: str) -> list[Path]:
     return [path] if path.exists() else []
 
 
+def source_digest(source: str) -> str:
+    """sha256 over the source's files, so a changed corpus is never mistaken for the prepared one."""
+    digest = hashlib.sha256()
+    for file in source_files(source):
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def preparation_settings(args: DataArguments, max_length: int | None, tokenizer_name: str | None) -> dict[str, Any]:
+    """Everything that shapes the prepared examples; prepared data is reused only when this matches."""
+    return {**asdict(args), "max_length": max_length, "tokenizer": tokenizer_name}
+
+
 # -------------------------------------------------------------------------------------------- processing
 class DatasetProcessor:
     """Read a corpus, clean it, format chat examples, split by conversation group and report on all of it."""
 
-    def __init__(self, args: DataArguments, tokenizer: Any | None = None, max_length: int | None = None):
+    def __init__(
+        self,
+        args: DataArguments,
+        tokenizer: Any | None = None,
+        max_length: int | None = None,
+        tokenizer_name: str | None = None,
+    ):
         self.args = args
         self.tokenizer = tokenizer
         self.max_length = max_length
+        self.tokenizer_name = tokenizer_name or getattr(tokenizer, "name_or_path", None)
         self.system_prompt = args.system_prompt or SYSTEM_PROMPT
 
     # -- reading
@@ -294,6 +323,13 @@ class DatasetProcessor:
         for row in tqdm(rows, desc="cleaning", unit="row", disable=len(rows) < 5000, mininterval=1.0):
             exact = (row.title, *(m["content"] for m in row.messages))
             messages = [{"role": m["role"], "content": normalize_text(m["content"])} for m in row.messages]
+            roles = [m["role"] for m in messages]
+            if any(role not in ROLES for role in roles):
+                drops.add("unsupported_role", row.id)
+                continue
+            if roles and roles[-1] != "assistant":
+                drops.add("no_final_answer", row.id)  # nothing to learn or to score against
+                continue
             users = [m for m in messages if m["role"] == "user"]
             answers = [m for m in messages if m["role"] == "assistant"]
             if not users or not all(m["content"] for m in users):
@@ -361,27 +397,33 @@ class DatasetProcessor:
 
     # -- splitting
     def split(self, examples: Sequence[Example]) -> None:
-        """Assign whole conversation groups to splits, spread evenly through each topic; stable per file."""
+        """Assign whole conversation groups to splits, each by its own seeded hash of its content.
+
+        A group's split depends on nothing else in the file, so re-reading, adding rows or dropping others
+        (a length cap, a language policy) never moves it; each topic gets the fractions in expectation.
+        """
         groups: dict[str, list[Example]] = {}
         for example in examples:
             groups.setdefault(example.group, []).append(example)
 
-        def order(group: str) -> tuple[str, str]:
-            first = groups[group][0]
-            text = f"{self.args.split_seed}\x1f{first.topic}\x1f{first.messages[1]['content']}"
-            return first.topic.casefold(), hashlib.sha256(text.encode()).hexdigest()
+        def draw(members: list[Example]) -> float:
+            first = members[0]
+            key = "\x1f".join(
+                [str(self.args.split_seed), dedup_key(first.topic), dedup_key(first.messages[1]["content"])]
+            )
+            return int(hashlib.sha256(key.encode()).hexdigest()[:15], 16) / 16**15
 
-        counts = dict.fromkeys(SPLITS, 0)
-        fractions = {"test": self.args.test_fraction, "val": self.args.val_fraction}
-        for position, group in enumerate(sorted(groups, key=order), start=1):
-            split = "train"
-            for name in ("test", "val"):  # largest-remainder style: keep each running share on target
-                if math.floor(position * fractions[name] + 0.5) > counts[name]:
-                    split = name
-                    break
-            counts[split] += 1
-            for example in groups[group]:
-                example.split = split
+        draws = {group: draw(members) for group, members in groups.items()}
+        test, val = self.args.test_fraction, self.args.val_fraction
+        split_of = {g: "test" if u < test else "val" if u < test + val else "train" for g, u in draws.items()}
+        # Tiny corpora: make sure a wanted split is not empty by chance (the train group drawn closest to it).
+        for name, wanted in (("test", test), ("val", val)):
+            train_groups = [g for g in split_of if split_of[g] == "train"]
+            if wanted > 0 and name not in split_of.values() and len(train_groups) >= 3:
+                split_of[min(train_groups, key=draws.get)] = name
+        for group, members in groups.items():
+            for example in members:
+                example.split = split_of[group]
 
     # -- lengths
     def measure(self, examples: Sequence[Example]) -> None:
@@ -434,9 +476,6 @@ class DatasetProcessor:
     def _report(self, source, kind, rows, examples, by_split, drops, flags) -> dict[str, Any]:
         lengths = sorted(e.n_tokens for e in examples if e.n_tokens is not None)
         files = source_files(source)
-        digest = hashlib.sha256()
-        for file in files:
-            digest.update(file.read_bytes())
         longest = lengths[-1] if lengths else None
         if self.max_length is None:
             action = f"keep every example whole; training length follows the data (longest: {longest} tokens)"
@@ -447,8 +486,9 @@ class DatasetProcessor:
                 "path": str(source),
                 "format": kind,
                 "files": [str(f) for f in files],
-                "sha256": digest.hexdigest(),
+                "sha256": source_digest(source),
             },
+            "settings": preparation_settings(self.args, self.max_length, self.tokenizer_name),
             "rows_in": len(rows),
             "rows_kept": sum(len(e.row_ids) for e in examples),
             "examples": len(examples),
@@ -462,7 +502,7 @@ class DatasetProcessor:
             "subcorpora": dict(Counter(e.subcorpus for e in examples)),
             "topics": dict(Counter(e.topic for e in examples).most_common()),
             "token_lengths": _length_stats(lengths),
-            "tokenizer": getattr(self.tokenizer, "name_or_path", None),
+            "tokenizer": self.tokenizer_name,
             "length_policy": {"max_length": self.max_length, "action": action, "longest": longest},
         }
 

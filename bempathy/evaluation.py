@@ -10,8 +10,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -86,7 +88,7 @@ class Evaluator:
                     labels[row, : len(row_labels)] = torch.tensor(row_labels)
                     mask[row, : len(row_ids)] = 1
                 device = model.device
-                logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+                logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False).logits
                 shifted = labels[:, 1:].to(device)
                 for row in range(len(batch)):  # upcast one row at a time: 128k-vocabulary logits are large
                     total_nll += float(
@@ -104,7 +106,13 @@ class Evaluator:
         prompts, references = zip(*(split_prompt(row["messages"]) for row in rows), strict=True)
         variants = ["base", "tuned"] if self.chat.has_adapter else ["base"]
         answers: dict[str, list[str]] = {}
-        result: dict[str, Any] = {"split": "test", "n_examples": len(rows), "decoding": self._decoding()}
+        result: dict[str, Any] = {
+            "evaluation_id": uuid.uuid4().hex[:12],  # ties these metrics to the answers logged with them
+            "split": "test",
+            "n_examples": len(rows),
+            "example_ids": [row.get("id") for row in rows],
+            "decoding": self._decoding(),
+        }
         for variant in variants:
             with tqdm(total=len(rows), desc=f"generating ({variant})", unit="answer") as bar:
                 generations = self.chat.generate(prompts, variant, self.decoding, self.batch_size, progress=bar)
@@ -113,7 +121,7 @@ class Evaluator:
             result["signatures"] = scores.pop("signatures")
             scores.update(self.perplexity([row["messages"] for row in rows], variant))
             result[variant] = scores
-            self._log(experiment_id, variant, rows, prompts, references, generations)
+            self._log(experiment_id, result["evaluation_id"], variant, rows, prompts, references, generations)
         result["by_topic"] = self._breakdown(rows, "topic", answers, references)
         result["by_subcorpus"] = self._breakdown(rows, "subcorpus", answers, references)
         if "tuned" in answers:
@@ -146,7 +154,7 @@ class Evaluator:
             table[name] = entry
         return table
 
-    def _log(self, experiment_id, variant, rows, prompts, references, generations) -> None:
+    def _log(self, experiment_id, evaluation_id, variant, rows, prompts, references, generations) -> None:
         if self.store is None:
             return
         decoding = self._decoding()
@@ -154,6 +162,7 @@ class Evaluator:
             [
                 {
                     "experiment_id": experiment_id,
+                    "evaluation_id": evaluation_id,
                     "variant": variant,
                     "example_id": row.get("id"),
                     "topic": row.get("topic"),
@@ -169,6 +178,28 @@ class Evaluator:
         )
 
 
+def select_examples(rows: list[dict[str, Any]], limit: int | None, seed: int) -> list[dict[str, Any]]:
+    """A seeded sample of ``limit`` test examples, proportional per sub-corpus (largest remainder).
+
+    The corpus stores its sub-corpora in blocks, so the first N rows would describe only one of them.
+    """
+    if limit is None or limit >= len(rows):
+        return list(rows)
+    strata: dict[str, list[int]] = {}
+    for index, row in enumerate(rows):
+        strata.setdefault(str(row.get("subcorpus")), []).append(index)
+    exact = {name: limit * len(members) / len(rows) for name, members in strata.items()}
+    quota = {name: math.floor(share) for name, share in exact.items()}
+    for name in sorted(exact, key=lambda n: exact[n] - quota[n], reverse=True)[: limit - sum(quota.values())]:
+        quota[name] += 1
+
+    def order(index: int) -> str:
+        return hashlib.sha256(f"{seed}\x1f{rows[index].get('id')}".encode()).hexdigest()
+
+    chosen = [i for name, members in strata.items() for i in sorted(members, key=order)[: quota[name]]]
+    return [rows[i] for i in sorted(chosen)]
+
+
 def run_evaluation(config) -> dict[str, Any] | None:
     """train.py's evaluate stage: score DIR/adapter on DIR/data/test.jsonl, store metrics, write the report."""
     from bempathy.data import DataError, load_split
@@ -178,9 +209,7 @@ def run_evaluation(config) -> dict[str, Any] | None:
     if not is_main_process():
         return None
     output_dir = Path(config.train.output_dir)
-    rows = load_split(output_dir, "test")
-    if config.eval.eval_max_examples is not None:
-        rows = rows[: config.eval.eval_max_examples]
+    rows = select_examples(load_split(output_dir, "test"), config.eval.eval_max_examples, config.data.split_seed)
     if not rows:
         raise DataError(f"{output_dir / 'data' / 'test.jsonl'} is empty: nothing to evaluate")
     store = Store(config.run.logs_dir)

@@ -14,17 +14,19 @@ What it guarantees, whatever the hardware:
 from __future__ import annotations
 
 import json
-import resource
 import time
 import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from accelerate import PartialState
 from transformers import TrainerCallback
 
 from bempathy.config import Config
 from bempathy.data import load_split
+from bempathy.hardware import describe as hardware
+from bempathy.hardware import peak_memory_mb, release_memory
 from bempathy.store import Store, utc_now
 from bempathy.strategies import FineTuningStrategy, select_strategy
 
@@ -50,26 +52,6 @@ def is_main_process() -> bool:
     from accelerate import PartialState
 
     return PartialState().is_main_process
-
-
-def peak_memory_mb() -> float:
-    """Peak accelerator memory on CUDA, else the process's peak resident memory."""
-    import torch
-
-    if torch.cuda.is_available():
-        return torch.cuda.max_memory_allocated() / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def hardware() -> dict[str, Any]:
-    import torch
-    from accelerate import PartialState
-
-    processes = PartialState().num_processes
-    if torch.cuda.is_available():
-        name = torch.cuda.get_device_name(0)
-        return {"device": "cuda", "gpu": name, "gpus": torch.cuda.device_count(), "processes": processes}
-    return {"device": "cpu", "threads": torch.get_num_threads(), "processes": processes}
 
 
 def resolved_config(config: Config) -> dict[str, Any]:
@@ -152,12 +134,14 @@ class LLAMAFineTuner:
     # -- experiment record
     def _experiment_id(self, data_report: dict[str, Any], longest: int) -> str:
         marker = self.output_dir / EXPERIMENT_FILE
+        config = resolved_config(self.config)
         fields = {
             "model_name": self.config.model.model_name_or_path,
             **self.strategy.describe(),
             "lora_config": self.strategy.lora_dict(),
-            "training": resolved_config(self.config)["train"],
-            "config": resolved_config(self.config),
+            # Training settings under their own name (the schema users expect); the rest of the config beside them.
+            "training": config["train"],
+            "config": {key: value for key, value in config.items() if key != "train"},
             "data": {
                 "source": data_report.get("source"),
                 "splits": data_report.get("splits"),
@@ -238,8 +222,11 @@ class LLAMAFineTuner:
         experiment_id, loaded, longest = self.experiment_id, self.loaded, self.longest
         main = experiment_id is not None
         started = time.monotonic()
+        resumed_from = self._last_checkpoint()
+        if resumed_from is not None and experiment_id is not None:
+            self._forget_history_after(experiment_id, resumed_from)
         try:
-            output = trainer.train(resume_from_checkpoint=self._last_checkpoint())
+            output = trainer.train(resume_from_checkpoint=resumed_from)
             val_loss = trainer.evaluate()["eval_loss"] if self.has_validation else None
         except KeyboardInterrupt:
             self._finish(experiment_id, "interrupted", started, error="interrupted by the user (Ctrl-C)")
@@ -260,7 +247,9 @@ class LLAMAFineTuner:
                 encoding="utf-8",
             )
             exported = self._export(adapter_dir)
-        train_loss = float(output.training_loss)
+        # Other ranks must not go on (to evaluation, or to look for the adapter) before rank 0 has saved.
+        PartialState().wait_for_everyone()
+        train_loss = self._train_loss(output.training_loss, resumed_from)
         self._finish(
             experiment_id,
             "completed",
@@ -271,7 +260,7 @@ class LLAMAFineTuner:
             adapter_path=str(adapter_dir),
             exported=exported,
         )
-        return TrainResult(
+        result = TrainResult(
             experiment_id=experiment_id,
             adapter_dir=adapter_dir,
             train_loss=train_loss,
@@ -282,6 +271,29 @@ class LLAMAFineTuner:
             longest_example=longest,
             exported=exported,
         )
+        # Evaluation loads the model again: free this one first (an 8B model twice does not fit a 16 GB GPU).
+        del trainer, loaded
+        self.loaded = None
+        release_memory()
+        return result
+
+    def _forget_history_after(self, experiment_id: str, checkpoint: str) -> None:
+        """Drop loss entries logged after the checkpoint: the resumed run logs those steps again."""
+        step = json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"]
+        history = self.store.experiments.get(experiment_id).get("loss_history", [])
+        self.store.experiments.update(experiment_id, {"loss_history": [e for e in history if e["step"] <= step]})
+
+    def _train_loss(self, reported: float, resumed_from: str | None) -> float:
+        """Mean training loss of the whole run.
+
+        After a resume, transformers' ``training_loss`` divides only the resumed part's loss sum by all steps,
+        so the mean of the logged losses (one per logging window) is the honest figure then.
+        """
+        if resumed_from is None or self.experiment_id is None:
+            return float(reported)
+        history = self.store.experiments.get(self.experiment_id).get("loss_history", [])
+        losses = [e["loss"] for e in history if "loss" in e]
+        return float(sum(losses) / len(losses)) if losses else float(reported)
 
     def _export(self, adapter_dir: Path) -> dict[str, str]:
         kind = self.config.run.export

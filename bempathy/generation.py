@@ -62,13 +62,13 @@ class ChatModel:
         import torch
         from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
+        from bempathy.hardware import compute_dtype
         from bempathy.strategies import load_tokenizer
         from bempathy.tiny import resolve_model_name
 
-        cuda = torch.cuda.is_available()
-        dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if cuda else torch.float32
+        dtype = compute_dtype()
         kwargs: dict[str, Any] = {"dtype": dtype}
-        if cuda:
+        if torch.cuda.is_available():
             kwargs["device_map"] = {"": torch.cuda.current_device()}
             if load_in_4bit:
                 kwargs["quantization_config"] = BitsAndBytesConfig(

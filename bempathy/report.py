@@ -212,10 +212,20 @@ def _groups(groups: dict, kind: str) -> str:
 
 
 def _examples(responses: list[dict]) -> str:
-    """The first few test inputs answered by both variants, paired by identical ``input_text``."""
-    base = {r.get("input_text"): r for r in responses if r.get("variant") == "base"}
-    tuned = [r for r in responses if r.get("variant") == "tuned" and r.get("input_text") in base]
-    pairs = [(base[r["input_text"]], r) for r in tuned]
+    """The first few test examples answered by both variants in the same evaluation run.
+
+    Pairs by (evaluation_id, example_id) when logged (re-running evaluate adds a new run; short dialogue turns
+    can share an input text), else by identical ``input_text`` for older logs.
+    """
+
+    def key(r: dict) -> tuple:
+        if r.get("example_id") is not None:
+            return (r.get("evaluation_id"), r["example_id"])
+        return (r.get("evaluation_id"), r.get("input_text"))
+
+    base = {key(r): r for r in responses if r.get("variant") == "base"}
+    tuned = [r for r in responses if r.get("variant") == "tuned" and key(r) in base]
+    pairs = [(base[key(r)], r) for r in tuned]
     if not pairs:
         return "_No paired base/tuned responses logged in GeneratedResponses for this experiment._"
     examples = []
@@ -333,6 +343,9 @@ def report_from_logs(experiment_id: str, output_dir: Path, logs_dir: str | None 
     if experiment is None:
         raise UnknownExperimentError(f"no experiment {experiment_id} in {store.logs_dir}")
     responses = store.responses.find(experiment_id=experiment_id)
+    evaluation_id = (experiment.get("metrics") or {}).get("evaluation_id")
+    if evaluation_id is not None:  # the answers behind the metrics shown, not those of an earlier run
+        responses = [r for r in responses if r.get("evaluation_id") == evaluation_id]
     return render_report(experiment, responses, Path(output_dir), str(store.logs_dir))
 
 

@@ -18,18 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from bempathy.config import LoraModelConfig, TrainConfig
+from bempathy.hardware import cuda_available, native_bf16
 from bempathy.prompts import LLAMA31_CHAT_TEMPLATE, PAD_TOKEN
 from bempathy.tiny import resolve_model_name
 
 
 class StrategyError(RuntimeError):
     """The chosen strategy cannot run here; the message says why and what to do instead."""
-
-
-def cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def load_tokenizer(model_name_or_path: str, revision: str | None = None) -> Any:
@@ -119,7 +114,8 @@ class FineTuningStrategy(ABC):
         from peft import PeftModel
         from transformers import AutoModelForCausalLM
 
-        dtype = torch.bfloat16 if cuda_available() and torch.cuda.is_bf16_supported() else torch.float32
+        # Full precision for the merge: bf16 where native, else fp32 (fp16 would lose the adapter's small deltas).
+        dtype = torch.bfloat16 if native_bf16() else torch.float32
         base = AutoModelForCausalLM.from_pretrained(resolve_model_name(self.model_args.model_name_or_path), dtype=dtype)
         merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
         merged.save_pretrained(out_dir)
@@ -149,10 +145,9 @@ class PeftStrategy(FineTuningStrategy):
         if m.attn_implementation:
             kwargs["attn_implementation"] = m.attn_implementation
         if cuda_available():
-            bf16 = torch.cuda.is_bf16_supported()
             dtype = m.dtype if m.dtype not in (None, "auto") else "bfloat16"
-            if dtype == "bfloat16" and not bf16:
-                dtype = "float16"  # T4 and older: no bf16
+            if dtype == "bfloat16" and not native_bf16():
+                dtype = "float16"  # T4 and older: no native bf16
             m.dtype = dtype
             kwargs["dtype"] = getattr(torch, dtype)
             quantization = get_quantization_config(m)
@@ -178,13 +173,24 @@ class UnslothStrategy(FineTuningStrategy):
     def quantization(self) -> str:
         return "nf4 (unsloth)" if self.model_args.load_in_4bit else "none"
 
+    def describe(self) -> dict[str, Any]:
+        # Unsloth's own checkpointing replaces transformers' (whose flag is switched off in load()).
+        return {**super().describe(), "gradient_checkpointing": "unsloth"}
+
     def load(self, max_seq_length: int) -> LoadedModel:
         available, why = _unsloth_status()
         if not available:
             raise StrategyError(f"--strategy unsloth cannot run: {why}. Use --strategy peft (or auto).")
+        m = self.model_args
+        unsupported = [
+            name
+            for name, value in (("use_dora", m.use_dora), ("lora_modules_to_save", m.lora_modules_to_save))
+            if value
+        ]
+        if unsupported:
+            raise StrategyError(f"the Unsloth strategy does not support {', '.join(unsupported)}; use --strategy peft")
         from unsloth import FastLanguageModel
 
-        m = self.model_args
         model, tokenizer = FastLanguageModel.from_pretrained(
             model_name=resolve_model_name(m.model_name_or_path),
             max_seq_length=max_seq_length,

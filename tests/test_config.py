@@ -113,3 +113,40 @@ def test_help_lists_presets_and_override_syntax():
     assert "configs/tiny-cpu.yaml" in done.stdout and "configs/llama31-8b-qlora.yaml" in done.stdout
     assert "--stage {prepare,train,evaluate,all}" in done.stdout
     assert "the command line wins" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("capability", "expected"),
+    [((7, 5), (False, True)), ((8, 0), (True, False)), ((9, 0), (True, False))],
+    ids=["T4: fp16", "A100: bf16", "H100: bf16"],
+)
+def test_precision_follows_native_bf16_not_emulation(monkeypatch, capability, expected):
+    """torch.cuda.is_bf16_supported() says True on a T4 (emulation); we must pick fp16 there."""
+    import torch
+
+    from bempathy import hardware
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a: capability)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert hardware.mixed_precision() == expected
+    assert hardware.compute_dtype() == (torch.bfloat16 if expected[0] else torch.float16)
+
+
+def test_prepared_data_is_reused_only_while_nothing_that_shapes_it_changed(tmp_path):
+    import shutil
+
+    import train
+
+    data = tmp_path / "corpus"
+    shutil.copytree(ROOT / "data" / "sample", data)
+    base = ["--config", str(ROOT / "configs/tiny-cpu.yaml"), "--data", str(data), "--output-dir", str(tmp_path / "o")]
+    assert train.main([*base, "--stage", "prepare"]) == 0
+    assert train._prepared_matches(parse_config(base))
+    assert not train._prepared_matches(parse_config([*base, "--split_seed", "99"]))
+    assert not train._prepared_matches(parse_config([*base, "--dialogue_turns", "single_turn"]))
+    assert not train._prepared_matches(parse_config([*base, "--max_length", "2048"]))
+    assert not train._prepared_matches(parse_config([*base, "--model_name_or_path", "other/model"]))
+    with (data / "dialogues.csv").open("a", encoding="utf-8") as handle:
+        handle.write("sad,নতুন কথোপকথন,নতুন প্রশ্ন,নতুন উত্তর\n")
+    assert not train._prepared_matches(parse_config(base))

@@ -221,3 +221,32 @@ def test_write_prepared_is_all_or_nothing(tmp_path, messy_csv, monkeypatch):
     with pytest.raises(OSError):
         write_prepared(prepared, tmp_path / "out")
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_chats_with_unknown_roles_or_no_final_answer_are_dropped_with_reasons(tmp_path):
+    chats = [
+        {"messages": [{"role": "human", "content": "আমি একা।"}, {"role": "gpt", "content": "আমি শুনছি।"}]},
+        {
+            "messages": [
+                {"role": "user", "content": "প্রশ্ন"},
+                {"role": "assistant", "content": "উত্তর"},
+                {"role": "user", "content": "আর?"},
+            ]
+        },
+        {"messages": [{"role": "narrator", "content": "x"}, {"role": "assistant", "content": "y"}]},
+    ]
+    path = tmp_path / "chats.jsonl"
+    path.write_text("\n".join(json.dumps(c, ensure_ascii=False) for c in chats) + "\n", encoding="utf-8")
+    prepared = DatasetProcessor(DataArguments()).process(str(path))
+    assert prepared.report["dropped"] == {"no_final_answer": 1, "unsupported_role": 1}
+    [kept] = [e for items in prepared.examples.values() for e in items]
+    assert [m["role"] for m in kept.messages] == ["system", "user", "assistant"]  # ShareGPT roles mapped
+
+
+def test_dropping_rows_never_moves_other_conversations_between_splits(messy_csv):
+    flagged = DatasetProcessor(DataArguments(english_policy="flag")).process(str(messy_csv))
+    dropped = DatasetProcessor(DataArguments(english_policy="drop")).process(str(messy_csv))
+    split_flag = {e.id: e.split for items in flagged.examples.values() for e in items}
+    split_drop = {e.id: e.split for items in dropped.examples.values() for e in items}
+    assert set(split_flag) - set(split_drop) == {"row-5"}
+    assert all(split_flag[i] == split for i, split in split_drop.items())

@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from bempathy.evaluation import Evaluator
+from bempathy.evaluation import Evaluator, select_examples
 from bempathy.generation import ChatModel, DecodingSettings
 from bempathy.prompts import chat_messages
 from bempathy.store import Store
@@ -43,7 +43,7 @@ class KnownProbabilityModel(torch.nn.Module):
     def device(self):
         return self.anchor.device
 
-    def forward(self, input_ids, attention_mask):
+    def forward(self, input_ids, attention_mask, **kwargs):
         batch, width = input_ids.shape
         logits = torch.zeros(batch, width, self.vocab)
         for row in range(batch):
@@ -129,8 +129,12 @@ def test_demo_runs_the_whole_pipeline_and_the_report_rebuilds_from_logs(tmp_path
     assert metrics["by_topic"] and metrics["by_subcorpus"]
     responses = store.responses.find(experiment_id=experiment["id"])
     assert sorted(r["variant"] for r in responses) == ["base"] * 8 + ["tuned"] * 8
-    test_rows = [json.loads(line) for line in (out / "data" / "test.jsonl").open()][:8]
-    assert {r["reference_text"] for r in responses} == {row["messages"][-1]["content"] for row in test_rows}
+    test_rows = {row["id"]: row for row in map(json.loads, (out / "data" / "test.jsonl").open())}
+    scored = metrics["example_ids"]
+    assert len(set(scored)) == 8 and set(scored) <= set(test_rows)
+    assert {r["example_id"] for r in responses} == set(scored)
+    for response in responses:
+        assert response["reference_text"] == test_rows[response["example_id"]]["messages"][-1]["content"]
     assert (out / "plots" / "loss.png").stat().st_size > 10_000 and (out / "plots" / "metrics.png").exists()
 
     # Every figure in the report comes back from the logs alone, by the command the report names.
@@ -154,8 +158,26 @@ def test_demo_help_explains_itself():
     assert done.returncode == 0 and "--no-app" in done.stdout and "train.py" in done.stdout
 
 
-def test_evaluate_on_missing_run_prepares_and_trains_first(tmp_path):
-    """`--stage evaluate` on an empty dir runs the stages it needs; here a bad source stops it cleanly."""
+@pytest.mark.slow
+def test_evaluate_on_an_empty_dir_prepares_and_trains_first(tmp_path):
+    out, logs = tmp_path / "run", tmp_path / "logs"
+    quick = ["--max_steps", "2", "--eval_strategy", "no", "--save_strategy", "no", "--eval_max_examples", "2"]
+    command = [sys.executable, "train.py", "--config", "configs/tiny-cpu.yaml", "--stage", "evaluate"]
+    done = subprocess.run(
+        [*command, "--output-dir", str(out), "--logs_dir", str(logs), *quick],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (out / "data" / "test.jsonl").exists() and (out / "adapter" / "adapter_config.json").exists()
+    assert (out / "report.md").exists()
+    [experiment] = Store(logs).experiments.all()
+    assert experiment["status"] == "completed" and experiment["metrics"]["n_examples"] == 2
+
+
+def test_a_bad_source_stops_evaluate_before_writing_anything(tmp_path):
     paths = ["--data", str(tmp_path / "missing.csv"), "--output-dir", str(tmp_path / "run")]
     done = subprocess.run(
         [sys.executable, "train.py", "--config", "configs/tiny-cpu.yaml", "--stage", "evaluate", *paths],
@@ -165,3 +187,37 @@ def test_evaluate_on_missing_run_prepares_and_trains_first(tmp_path):
     )
     assert done.returncode == 2 and "missing.csv: no such file" in done.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_limited_evaluation_samples_every_sub_corpus():
+    rows = [{"id": f"c{i}", "subcorpus": "counselling"} for i in range(300)]
+    rows += [{"id": f"d{i}", "subcorpus": "dialogue"} for i in range(100)]
+    chosen = select_examples(rows, 40, seed=13)
+    assert len(chosen) == 40 and sum(r["subcorpus"] == "dialogue" for r in chosen) == 10
+    assert chosen == select_examples(rows, 40, seed=13) and chosen != select_examples(rows, 40, seed=14)
+    assert select_examples(rows, None, seed=13) == rows
+
+
+def test_report_shows_the_answers_of_the_evaluation_behind_its_metrics(tmp_path):
+    from bempathy.report import report_from_logs
+
+    store = Store(tmp_path / "logs")
+    experiment_id = store.experiments.insert({"model_name": "tiny", "metrics": {"evaluation_id": "second"}})
+    for evaluation_id, text in (("first", "পুরোনো উত্তর"), ("second", "নতুন উত্তর")):
+        store.responses.insert_many(
+            [
+                {
+                    "experiment_id": experiment_id,
+                    "evaluation_id": evaluation_id,
+                    "example_id": "row-1",
+                    "variant": variant,
+                    "input_text": "আমি একা।",
+                    "response_text": f"{text} ({variant})",
+                    "reference_text": "আমি শুনছি।",
+                }
+                for variant in ("base", "tuned")
+            ]
+        )
+    report = report_from_logs(experiment_id, tmp_path / "out", str(tmp_path / "logs")).read_text(encoding="utf-8")
+    assert "নতুন উত্তর (base)" in report and "নতুন উত্তর (tuned)" in report
+    assert "পুরোনো উত্তর" not in report

@@ -229,9 +229,12 @@ def test_resume_after_sigkill_reaches_the_same_final_step(tmp_path):
     assert record["id"] == killed["id"] and record["status"] == "completed"
     assert record["global_step"] == 8 and "resumed_at" in record
     assert json.loads((out / "checkpoint-8" / "trainer_state.json").read_text())["global_step"] == 8
-    # It continued from the checkpoint rather than starting again: every step logged after the resume is later.
-    resumed_steps = [e["step"] for e in record["loss_history"][len(killed["loss_history"]) :] if "loss" in e]
-    assert resumed_steps == list(range(last_checkpoint + 1, 9))
+    # It continued from the checkpoint rather than starting again, and the history has each step once.
+    steps = [e["step"] for e in record["loss_history"] if "loss" in e]
+    assert steps == list(range(1, 9))
+    assert len(killed["loss_history"]) >= last_checkpoint
+    losses = [e["loss"] for e in record["loss_history"] if "loss" in e]
+    assert record["train_loss"] == pytest.approx(sum(losses) / len(losses))  # not transformers' resumed-only sum
 
 
 @pytest.mark.slow
@@ -256,7 +259,8 @@ def test_two_processes_train_one_run_and_only_rank_zero_logs(tmp_path):
     out, logs = tmp_path / "run", tmp_path / "logs"
     launcher = (sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2")
     launcher += ("--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no")
-    args = ["--stage", "train", "--max_steps", "4", "--eval_strategy", "no", "--save_strategy", "no"]
+    args = ["--stage", "all", "--max_steps", "4", "--eval_strategy", "no", "--save_strategy", "no"]
+    args += ["--eval_max_examples", "4"]
     env = {**os.environ, "MASTER_PORT": "29517"}
     done = subprocess.run(
         cli(out, data, logs, *args, launcher=launcher), cwd=ROOT, capture_output=True, text=True, timeout=600, env=env
@@ -267,6 +271,10 @@ def test_two_processes_train_one_run_and_only_rank_zero_logs(tmp_path):
     assert record["global_step"] == 4
     assert done.stdout.count("rows read") == 1  # rank 0 prepared; rank 1 reused its output
     assert (out / "adapter" / "adapter_config.json").exists()
+    # Evaluated once, on rank 0: every test example (at most 4) answered by base and tuned, one report.
+    n_test = min(4, sum(1 for _ in (out / "data" / "test.jsonl").open()))
+    assert record["metrics"]["n_examples"] == n_test > 0 and (out / "report.md").exists()
+    assert len(Store(logs).responses.all()) == 2 * n_test
 
 
 @pytest.mark.slow

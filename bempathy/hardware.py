@@ -1,0 +1,76 @@
+"""What the machine can do, decided in one place: CUDA, native bf16, the compute dtype, memory, a summary.
+
+``torch.cuda.is_bf16_supported()`` answers True on a T4 (it counts emulation), where bf16 is slow and
+Unsloth refuses it, so native bf16 means compute capability 8.0 or newer (Ampere, Ada, Hopper).
+"""
+
+from __future__ import annotations
+
+import resource
+from typing import Any
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def native_bf16() -> bool:
+    """bf16 in hardware: a CUDA GPU of compute capability 8.0 or newer."""
+    import torch
+
+    return torch.cuda.is_available() and torch.cuda.get_device_capability()[0] >= 8
+
+
+def mixed_precision() -> tuple[bool, bool]:
+    """(bf16, fp16) for training: bf16 where native, fp16 on older CUDA GPUs (T4), fp32 on CPU."""
+    if not cuda_available():
+        return False, False
+    return (True, False) if native_bf16() else (False, True)
+
+
+def compute_dtype():
+    """Weights/compute dtype for loading a model here: bf16, else fp16 on CUDA, else fp32."""
+    import torch
+
+    if not cuda_available():
+        return torch.float32
+    return torch.bfloat16 if native_bf16() else torch.float16
+
+
+def peak_memory_mb() -> float:
+    """Peak accelerator memory on CUDA, else the process's peak resident memory."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def release_memory() -> None:
+    """Free what a finished stage left behind before the next loads another model."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def describe() -> dict[str, Any]:
+    """The hardware summary logged with each experiment."""
+    import torch
+    from accelerate import PartialState
+
+    processes = PartialState().num_processes
+    if torch.cuda.is_available():
+        return {
+            "device": "cuda",
+            "gpu": torch.cuda.get_device_name(0),
+            "gpus": torch.cuda.device_count(),
+            "compute_capability": ".".join(map(str, torch.cuda.get_device_capability())),
+            "processes": processes,
+        }
+    return {"device": "cpu", "threads": torch.get_num_threads(), "processes": processes}
