@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 VARIANTS = ("base", "tuned")
+STREAM_THREAD = "bempathy-stream"
 
 
 @dataclass
@@ -145,22 +146,40 @@ class ChatModel:
         variant: str = "tuned",
         settings: DecodingSettings | None = None,
     ) -> Iterator[str]:
-        """Yield the answer as it grows (the app's Chat tab); the lock is held until it is complete."""
-        from transformers import TextIteratorStreamer
+        """Yield the answer as it grows (the app's Chat tab).
+
+        The lock (and the adapter state) is held until generation has really ended: if the consumer stops
+        early (a closed browser tab), the worker is told to stop and joined before anything is released.
+        """
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        class StopWhenSet(StoppingCriteria):
+            def __init__(self, event: threading.Event) -> None:
+                self.event = event
+
+            def __call__(self, input_ids, scores, **kwargs):
+                return torch.full((input_ids.shape[0],), self.event.is_set(), device=input_ids.device)
 
         settings = settings or DecodingSettings()
+        stop = threading.Event()
         with self.variant(variant) as model:
             inputs = self._encode([conversation])
             streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
-            kwargs = {**inputs, **settings.generate_kwargs(), "streamer": streamer}
-            worker = threading.Thread(
-                target=model.generate,
-                kwargs={**kwargs, "pad_token_id": self.tokenizer.pad_token_id},
-                daemon=True,
-            )
+            kwargs = {
+                **inputs,
+                **settings.generate_kwargs(),
+                "streamer": streamer,
+                "pad_token_id": self.tokenizer.pad_token_id,
+                "stopping_criteria": StoppingCriteriaList([StopWhenSet(stop)]),
+            }
+            worker = threading.Thread(target=model.generate, kwargs=kwargs, name=STREAM_THREAD, daemon=True)
             worker.start()
-            text = ""
-            for piece in streamer:
-                text += piece
-                yield text
-            worker.join()
+            try:
+                text = ""
+                for piece in streamer:
+                    text += piece
+                    yield text
+            finally:
+                stop.set()
+                worker.join()

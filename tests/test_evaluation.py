@@ -221,3 +221,23 @@ def test_report_shows_the_answers_of_the_evaluation_behind_its_metrics(tmp_path)
     report = report_from_logs(experiment_id, tmp_path / "out", str(tmp_path / "logs")).read_text(encoding="utf-8")
     assert "নতুন উত্তর (base)" in report and "নতুন উত্তর (tuned)" in report
     assert "পুরোনো উত্তর" not in report
+
+
+def test_streaming_stops_and_releases_the_model_only_when_generation_has_ended(tiny_dir):
+    import threading
+
+    chat = ChatModel.load(str(tiny_dir))
+    threads_before = threading.active_count()
+    stream = chat.stream(chat_messages(PROMPTS[0])[:2], "base", DecodingSettings(max_new_tokens=400))
+    partial = [next(stream), next(stream)]
+    assert len(partial[1]) >= len(partial[0]) and threading.active_count() == threads_before + 1
+    stream.close()  # the consumer goes away mid-answer
+    assert threading.active_count() == threads_before  # the generating thread was stopped and joined
+    assert chat.lock.acquire(blocking=False)
+    chat.lock.release()
+    full = list(chat.stream(chat_messages(PROMPTS[0])[:2], "base", DecodingSettings(max_new_tokens=8)))
+    assert (
+        full
+        and full[-1]
+        == chat.generate([chat_messages(PROMPTS[0])[:2]], "base", DecodingSettings(max_new_tokens=8))[0].text
+    )
