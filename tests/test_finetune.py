@@ -176,8 +176,8 @@ def _wait_for(predicate, timeout: float, process: subprocess.Popen) -> None:
         time.sleep(0.2)
 
 
-def start_run(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, Path, Path, Path]:
-    """Start a tiny training run in the background: (process, data, output dir, logs dir)."""
+def start_run(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, list[str], Path, Path]:
+    """Start a tiny training run in the background: (process, its command, output dir, logs dir)."""
     data = small_corpus(tmp_path / "corpus.csv", rows=60)
     out, logs = tmp_path / "run", tmp_path / "logs"
     command = cli(
@@ -193,13 +193,13 @@ def start_run(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, Path, Path,
         # then never raises KeyboardInterrupt; a person's terminal has the default disposition, so restore it.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    return process, data, out, logs
+    return process, command, out, logs
 
 
 @pytest.mark.slow
 def test_resume_after_sigkill_reaches_the_same_final_step(tmp_path):
     steps = ["--max_steps", "8", "--save_strategy", "steps", "--save_steps", "2", "--eval_strategy", "no"]
-    process, data, out, logs = start_run(tmp_path, *steps)
+    process, command, out, logs = start_run(tmp_path, *steps)
     try:
         _wait_for(lambda: (out / "checkpoint-4" / "trainer_state.json").exists(), 300, process)
     finally:
@@ -212,18 +212,7 @@ def test_resume_after_sigkill_reaches_the_same_final_step(tmp_path):
         int(p.name.split("-")[1]) for p in out.glob("checkpoint-*") if (p / "trainer_state.json").exists()
     )
 
-    args = [
-        "--stage",
-        "train",
-        "--per_device_train_batch_size",
-        "2",
-        "--logging_steps",
-        "1",
-        *steps,
-        "--resume",
-        "true",
-    ]
-    done = subprocess.run(cli(out, data, logs, *args), cwd=ROOT, capture_output=True, text=True, timeout=600)
+    done = subprocess.run([*command, "--resume", "true"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     [record] = Store(logs).experiments.all()
     assert record["id"] == killed["id"] and record["status"] == "completed"
