@@ -79,13 +79,11 @@ def train(config):
 def evaluate(config):
     """Score base vs tuned on the held-out test split (training first when there is no adapter)."""
     from bempathy.evaluation import run_evaluation
-    from bempathy.finetuner import ADAPTER_DIR, is_main_process
+    from bempathy.finetuner import ADAPTER_DIR
 
     if not (Path(config.train.output_dir) / ADAPTER_DIR / "adapter_config.json").exists():
         train(config)
-    if not is_main_process():
-        return None  # evaluation runs on rank 0 only
-    return run_evaluation(config)
+    return run_evaluation(config)  # returns None on ranks other than 0: evaluation runs once
 
 
 STAGES = {"prepare": prepare, "train": train, "evaluate": evaluate}

@@ -49,8 +49,6 @@ class TrainResult:
 
 
 def is_main_process() -> bool:
-    from accelerate import PartialState
-
     return PartialState().is_main_process
 
 
