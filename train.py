@@ -21,7 +21,7 @@ DESCRIPTION = __doc__.split("\n\n", 1)[0]
 def prepare(config) -> dict:
     """Clean, format, split and measure the corpus; write DIR/data/*.jsonl and DIR/data_report.json."""
     from bempathy.data import DatasetProcessor, format_report, write_prepared
-    from bempathy.strategies import load_tokenizer
+    from bempathy.runs import load_tokenizer
 
     tokenizer = load_tokenizer(config.model.model_name_or_path, config.model.model_revision)
     processor = DatasetProcessor(config.data, tokenizer, config.train.max_length, _tokenizer_name(config))
@@ -79,7 +79,7 @@ def train(config):
 def evaluate(config):
     """Score base vs tuned on the held-out test split (training first when there is no adapter)."""
     from bempathy.evaluation import run_evaluation
-    from bempathy.finetuner import ADAPTER_DIR
+    from bempathy.runs import ADAPTER_DIR
 
     if not (Path(config.train.output_dir) / ADAPTER_DIR / "adapter_config.json").exists():
         train(config)
@@ -95,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from bempathy.config import ConfigError, make_parser, parse_config
     from bempathy.data import DataError
+    from bempathy.runs import ModelLoadError
     from bempathy.store import StoreCorruptError
-    from bempathy.strategies import StrategyError
 
     try:
         config = parse_config(argv, make_parser(prog="train.py", description=DESCRIPTION))
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             evaluate(config)
         else:
             STAGES[config.run.stage](config)
-    except (ConfigError, DataError, StrategyError, StoreCorruptError) as error:
+    except (ConfigError, DataError, ModelLoadError, StoreCorruptError) as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

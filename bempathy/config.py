@@ -91,7 +91,10 @@ class EvalArguments:
     eval_max_examples: int | None = field(
         default=None, metadata={"help": "Score at most this many test examples (None: the whole split)."}
     )
-    generation_batch_size: int = field(default=8, metadata={"help": "Prompts generated together."})
+    generation_batch_size: int = field(
+        default=8,
+        metadata={"help": "Rows per generate call; a prompt's base and tuned answers are two rows of the same call."},
+    )
     max_new_tokens: int = field(default=384, metadata={"help": "Answer length limit when generating."})
     bootstrap_resamples: int = field(default=1000, metadata={"help": "Resamples for the 95%% intervals."})
 

@@ -113,9 +113,15 @@ class Evaluator:
             "example_ids": [row.get("id") for row in rows],
             "decoding": self._decoding(),
         }
-        for variant in variants:
-            with tqdm(total=len(rows), desc=f"generating ({variant})", unit="answer") as bar:
-                generations = self.chat.generate(prompts, variant, self.decoding, self.batch_size, progress=bar)
+        # Every prompt once per variant, side by side in the same generate calls (mixed-adapter batches): base
+        # and tuned share each batch and its cost instead of taking two passes.
+        conversations = [prompt for prompt in prompts for _ in variants]
+        with tqdm(total=len(conversations), desc=f"generating ({' + '.join(variants)})", unit="answer") as bar:
+            generated = self.chat.generate(
+                conversations, variants * len(prompts), self.decoding, self.batch_size, progress=bar
+            )
+        for offset, variant in enumerate(variants):
+            generations = generated[offset :: len(variants)]
             answers[variant] = [g.text for g in generations]
             scores = self.score_texts(answers[variant], references)
             result["signatures"] = scores.pop("signatures")
@@ -138,7 +144,8 @@ class Evaluator:
         return result
 
     def _decoding(self) -> dict[str, Any]:
-        return {**self.decoding.as_dict(), "batch_size": self.batch_size}
+        # batch_size counts rows per generate call; base and tuned rows of a prompt share a call.
+        return {**self.decoding.as_dict(), "batch_size": self.batch_size, "mixed_variant_batches": True}
 
     def _breakdown(self, rows, key: str, answers: dict[str, list[str]], references) -> dict[str, Any]:
         groups: dict[str, list[int]] = {}
@@ -203,8 +210,9 @@ def select_examples(rows: list[dict[str, Any]], limit: int | None, seed: int) ->
 def run_evaluation(config) -> dict[str, Any] | None:
     """train.py's evaluate stage: score DIR/adapter on DIR/data/test.jsonl, store metrics, write the report."""
     from bempathy.data import DataError, load_split
-    from bempathy.finetuner import ADAPTER_DIR, EXPERIMENT_FILE, is_main_process
+    from bempathy.finetuner import is_main_process
     from bempathy.report import report_from_logs
+    from bempathy.runs import ADAPTER_DIR, EXPERIMENT_FILE
 
     if not is_main_process():
         return None

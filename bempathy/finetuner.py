@@ -27,11 +27,10 @@ from bempathy.config import Config
 from bempathy.data import load_split
 from bempathy.hardware import describe as hardware
 from bempathy.hardware import peak_memory_mb, release_memory
+from bempathy.runs import ADAPTER_DIR, EXPERIMENT_FILE, RUN_CONFIG_FILE
 from bempathy.store import Store, utc_now
 from bempathy.strategies import FineTuningStrategy, select_strategy
 
-EXPERIMENT_FILE = "experiment.json"
-ADAPTER_DIR = "adapter"
 LOGGED_KEYS = ("loss", "eval_loss", "learning_rate", "grad_norm", "epoch")
 
 
@@ -240,7 +239,7 @@ class LLAMAFineTuner:
         exported: dict[str, str] = {}
         if main:
             loaded.tokenizer.save_pretrained(str(adapter_dir))
-            (adapter_dir / "bempathy_config.json").write_text(
+            (adapter_dir / RUN_CONFIG_FILE).write_text(
                 json.dumps(resolved_config(self.config), ensure_ascii=False, indent=2) + "\n",
                 encoding="utf-8",
             )

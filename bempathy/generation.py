@@ -1,8 +1,9 @@
-"""ChatModel: one loaded model that answers as the base model or the fine-tuned one.
+"""ChatModel: one loaded model that answers as the base model, the fine-tuned one, or any loaded adapter.
 
-The LoRA adapter sits on top of the base weights, so ``disable_adapter()`` gives the base model from the same
-memory: evaluation and the app's Compare tab never hold two 8B models. Switching the adapter flips shared
-state, so every generation holds :attr:`ChatModel.lock`.
+The LoRA adapters sit on top of the base weights, so evaluation and the app's Compare tab never hold two 8B
+models, and PEFT's mixed-adapter batches let one ``generate`` call answer as base and tuned at once (one forward
+pass per token serves both columns). Switching the active adapter flips shared state, so every use of the model
+holds :attr:`ChatModel.lock`.
 
 Generation is batched with left padding and only the newly generated tokens are decoded (the prompt is
 never scored as if it were the answer). Decoding is greedy by default for reproducible evaluation;
@@ -20,8 +21,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-VARIANTS = ("base", "tuned")
+from bempathy.streaming import BatchStreamer, Snapshot
+
+BASE = "base"
+TUNED = "tuned"
+VARIANTS = (BASE, TUNED)
 STREAM_THREAD = "bempathy-stream"
+# PEFT's name for "no adapter" in a mixed-adapter batch.
+PEFT_BASE = "__base__"
 
 
 @dataclass
@@ -49,24 +56,68 @@ class Generation:
 
 
 class ChatModel:
-    """A causal LM plus an optional LoRA adapter, serving the ``base`` and ``tuned`` variants."""
+    """A causal LM with zero or more LoRA adapters on the same base weights.
 
-    def __init__(self, model: Any, tokenizer: Any, has_adapter: bool) -> None:
+    Variants: ``base`` (adapters off) and one name per adapter (``tuned`` for a run's own adapter, an experiment id
+    for extra ones). A batch may mix variants row by row (PEFT's ``adapter_names``), so base and tuned answers of a
+    comparison or an evaluation come from one ``generate`` call. Adapter state is shared, so every use of the
+    model holds :attr:`lock`.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        has_adapter: bool | None = None,
+        *,
+        adapters: dict[str, str] | None = None,
+        demo: bool = False,
+        name: str = "",
+    ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
-        self.has_adapter = has_adapter
+        if adapters is None:
+            adapters = {TUNED: getattr(model, "active_adapter", "default")} if has_adapter else {}
+        # variant name -> PEFT adapter name
+        self.adapters: dict[str, str] = dict(adapters)
+        self.demo = demo
+        self.name = name
         self.lock = threading.RLock()
 
+    @property
+    def has_adapter(self) -> bool:
+        return bool(self.adapters)
+
+    @property
+    def variants(self) -> list[str]:
+        """Adapters first (the fine-tuned model is what people came to see), then the base."""
+        return [*self.adapters, BASE]
+
     @classmethod
-    def load(cls, model_name_or_path: str, adapter_dir: str | Path | None = None, load_in_4bit: bool = False):
-        """Load the base (4-bit on CUDA when asked) and, when given, the adapter on top of it."""
+    def load(
+        cls,
+        model_name_or_path: str,
+        adapter_dir: str | Path | None = None,
+        load_in_4bit: bool = False,
+        *,
+        adapters: dict[str, str | Path] | None = None,
+    ) -> ChatModel:
+        """Load the base (4-bit on CUDA when asked) and every adapter on top of it.
+
+        ``adapter_dir`` is the run's own adapter (variant ``tuned``); ``adapters`` maps more variant names to
+        adapter folders. The tokenizer comes from the first adapter folder (train.py saves it there).
+        """
         import torch
         from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
         from bempathy.hardware import compute_dtype
-        from bempathy.strategies import load_tokenizer
-        from bempathy.tiny import resolve_model_name
+        from bempathy.runs import load_tokenizer
+        from bempathy.tiny import is_tiny_model, resolve_model_name
 
+        named = {TUNED: adapter_dir} if adapter_dir is not None else {}
+        named.update(adapters or {})
+        if BASE in named:
+            raise ValueError(f"an adapter cannot be called {BASE!r}: that name is the model without adapters")
         dtype = compute_dtype()
         kwargs: dict[str, Any] = {"dtype": dtype}
         if torch.cuda.is_available():
@@ -79,23 +130,41 @@ class ChatModel:
                     bnb_4bit_compute_dtype=dtype,
                 )
         model = AutoModelForCausalLM.from_pretrained(resolve_model_name(model_name_or_path), **kwargs)
-        tokenizer = load_tokenizer(str(adapter_dir) if adapter_dir else model_name_or_path)
-        if adapter_dir is not None:
+        first = next(iter(named.values()), None)
+        tokenizer = load_tokenizer(str(first) if first is not None else model_name_or_path)
+        if named:
             from peft import PeftModel
 
-            model = PeftModel.from_pretrained(model, str(adapter_dir))
+            items = list(named.items())
+            model = PeftModel.from_pretrained(model, str(items[0][1]), adapter_name=items[0][0])
+            for variant, path in items[1:]:
+                model.load_adapter(str(path), adapter_name=variant)
         model.config.pad_token_id = tokenizer.pad_token_id
-        return cls(model, tokenizer, has_adapter=adapter_dir is not None)
+        return cls(
+            model,
+            tokenizer,
+            adapters={variant: variant for variant in named},
+            demo=is_tiny_model(model_name_or_path),
+            name=model_name_or_path,
+        )
+
+    def _check(self, variant: str) -> None:
+        if variant != BASE and variant not in self.adapters:
+            known = ", ".join(self.variants)
+            if variant == TUNED:
+                raise ValueError(f"no fine-tuned adapter is loaded (variants: {known})")
+            raise ValueError(f"unknown variant {variant!r}; choose from {known}")
 
     @contextmanager
     def variant(self, name: str):
-        """Answer as the base model (adapter disabled) or the tuned one, holding the lock throughout."""
-        if name not in VARIANTS:
-            raise ValueError(f"unknown variant {name!r}; choose from {VARIANTS}")
-        if name == "tuned" and not self.has_adapter:
-            raise ValueError("no fine-tuned adapter is loaded")
+        """The model answering as one variant (adapter off, or that adapter active), holding the lock."""
+        self._check(name)
         with self.lock:
-            context = self.model.disable_adapter() if name == "base" and self.has_adapter else nullcontext()
+            if name == BASE:
+                context = self.model.disable_adapter() if self.adapters else nullcontext()
+            else:
+                self.model.set_adapter(self.adapters[name])
+                context = nullcontext()
             with context:
                 yield self.model
 
@@ -109,26 +178,51 @@ class ChatModel:
             return_dict=True,
         ).to(self.model.device)
 
+    def _row_kwargs(self, variants: Sequence[str]) -> dict[str, Any]:
+        """One adapter name per row when adapters are loaded: base and tuned rows share one forward pass."""
+        for variant in variants:
+            self._check(variant)
+        if not self.adapters:
+            return {}
+        return {"adapter_names": [PEFT_BASE if v == BASE else self.adapters[v] for v in variants]}
+
+    def _stop_ids(self) -> set[int]:
+        eos = self.model.generation_config.eos_token_id
+        ids = set(eos if isinstance(eos, list) else [eos]) - {None}
+        return ids | {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
+
     def generate(
         self,
         conversations: Sequence[list[dict[str, str]]],
-        variant: str = "tuned",
+        variant: str | Sequence[str] = TUNED,
         settings: DecodingSettings | None = None,
         batch_size: int = 8,
         progress: Any | None = None,
+        seed: int | None = None,
     ) -> list[Generation]:
-        """Answer each conversation (ending in a user turn), ``batch_size`` at a time."""
+        """Answer each conversation (ending in a user turn), ``batch_size`` rows per ``generate`` call.
+
+        ``variant`` is one name for all rows or one per row; rows of different variants share a call.
+        """
         import torch
 
         settings = settings or DecodingSettings()
+        per_row = [variant] * len(conversations) if isinstance(variant, str) else list(variant)
+        if len(per_row) != len(conversations):
+            raise ValueError("one variant per conversation")
         results: list[Generation] = []
-        with self.variant(variant) as model, torch.inference_mode():
+        with self.lock, torch.inference_mode():
+            if seed is not None:
+                torch.manual_seed(seed)
             for start in range(0, len(conversations), batch_size):
                 batch = conversations[start : start + batch_size]
                 inputs = self._encode(batch)
                 began = time.perf_counter()
-                output = model.generate(
-                    **inputs, **settings.generate_kwargs(), pad_token_id=self.tokenizer.pad_token_id
+                output = self.model.generate(
+                    **inputs,
+                    **settings.generate_kwargs(),
+                    **self._row_kwargs(per_row[start : start + batch_size]),
+                    pad_token_id=self.tokenizer.pad_token_id,
                 )
                 latency = (time.perf_counter() - began) / len(batch)
                 new = output[:, inputs["input_ids"].shape[1] :]
@@ -140,19 +234,22 @@ class ChatModel:
                     progress.update(len(batch))
         return results
 
-    def stream(
+    def stream_many(
         self,
-        conversation: list[dict[str, str]],
-        variant: str = "tuned",
+        conversations: Sequence[list[dict[str, str]]],
+        variants: Sequence[str],
         settings: DecodingSettings | None = None,
-    ) -> Iterator[str]:
-        """Yield the answer as it grows (the app's Chat tab).
+        seed: int | None = None,
+        stop: threading.Event | None = None,
+    ) -> Iterator[Snapshot]:
+        """Stream several rows of one ``generate`` call (Compare: base and tuned side by side).
 
         The lock (and the adapter state) is held until generation has really ended: if the consumer stops
-        early (a closed browser tab), the worker is told to stop and joined before anything is released.
+        early (a closed browser tab, the Stop button), the worker is told to stop and joined before anything
+        is released.
         """
         import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+        from transformers import StoppingCriteria, StoppingCriteriaList
 
         class StopWhenSet(StoppingCriteria):
             def __init__(self, event: threading.Event) -> None:
@@ -161,25 +258,46 @@ class ChatModel:
             def __call__(self, input_ids, scores, **kwargs):
                 return torch.full((input_ids.shape[0],), self.event.is_set(), device=input_ids.device)
 
+        if len(variants) != len(conversations):
+            raise ValueError("one variant per conversation")
         settings = settings or DecodingSettings()
-        stop = threading.Event()
-        with self.variant(variant) as model:
-            inputs = self._encode([conversation])
-            streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        stop = stop or threading.Event()
+        with self.lock:
             kwargs = {
-                **inputs,
+                **self._encode(conversations),
                 **settings.generate_kwargs(),
-                "streamer": streamer,
+                **self._row_kwargs(variants),
                 "pad_token_id": self.tokenizer.pad_token_id,
                 "stopping_criteria": StoppingCriteriaList([StopWhenSet(stop)]),
             }
-            worker = threading.Thread(target=model.generate, kwargs=kwargs, name=STREAM_THREAD, daemon=True)
+            streamer = BatchStreamer(self.tokenizer, len(conversations), self._stop_ids())
+            kwargs["streamer"] = streamer
+
+            def work() -> None:
+                try:
+                    with torch.inference_mode():
+                        self.model.generate(**kwargs)
+                except BaseException as error:  # surfaced in the consumer thread
+                    streamer.fail(error)
+
+            if seed is not None:
+                torch.manual_seed(seed)
+            worker = threading.Thread(target=work, name=STREAM_THREAD, daemon=True)
             worker.start()
             try:
-                text = ""
-                for piece in streamer:
-                    text += piece
-                    yield text
+                yield from streamer.snapshots()
             finally:
                 stop.set()
                 worker.join()
+
+    def stream(
+        self,
+        conversation: list[dict[str, str]],
+        variant: str = TUNED,
+        settings: DecodingSettings | None = None,
+        seed: int | None = None,
+        stop: threading.Event | None = None,
+    ) -> Iterator[str]:
+        """Yield one answer as it grows (the Chat tab)."""
+        for snapshot in self.stream_many([conversation], [variant], settings, seed, stop):
+            yield snapshot.texts[0]

@@ -112,6 +112,10 @@ def _save_figure(fig: Figure, path: Path) -> None:
 
 
 def plot_loss(history: list[dict], path: Path) -> None:
+    _save_figure(loss_figure(history), path)
+
+
+def loss_figure(history: list[dict]) -> Figure:
     """Training loss (line) and validation loss (markers) against the optimizer step."""
     fig = Figure(figsize=(7, 4.2))
     ax = fig.add_subplot()
@@ -129,10 +133,34 @@ def plot_loss(history: list[dict], path: Path) -> None:
     ax.set(title="Loss during fine-tuning", xlabel="optimizer step", ylabel="cross-entropy loss")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    _save_figure(fig, path)
+    return fig
 
 
 def plot_metrics(metrics: dict, path: Path) -> None:
+    _save_figure(metrics_figure(metrics), path)
+
+
+def length_histogram(lengths: list[int]) -> Figure:
+    """How long the prepared examples are (tokens): the reason nothing is padded to one length."""
+    fig = Figure(figsize=(7, 3.6))
+    ax = fig.add_subplot()
+    if lengths:
+        ax.hist(lengths, bins=min(40, max(5, len(set(lengths)))), color="#1f77b4", alpha=0.85)
+        ordered = sorted(lengths)
+        median = ordered[len(ordered) // 2]
+        ax.axvline(median, color="black", linestyle="--", linewidth=1, label=f"median {median}")
+        ax.axvline(ordered[-1], color="#c62828", linestyle=":", linewidth=1, label=f"max {ordered[-1]}")
+        ax.legend()
+    else:
+        ax.text(0.5, 0.5, "no prepared data found for this run", ha="center", va="center", transform=ax.transAxes)
+        ax.set(xticks=[], yticks=[])
+    ax.set(title=f"Example lengths ({len(lengths)} examples)", xlabel="tokens per example", ylabel="examples")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def metrics_figure(metrics: dict) -> Figure:
     """Base vs tuned on one 0-100 axis, plus tuned-minus-base with the bootstrap 95% CI."""
     fig = Figure(figsize=(12, 4.6))
     left, right = fig.subplots(1, 2)
@@ -167,10 +195,10 @@ def plot_metrics(metrics: dict, path: Path) -> None:
             ax.text(0.5, 0.5, note, ha="center", va="center", transform=ax.transAxes)
             ax.set_yticks([])
     fig.tight_layout()
-    _save_figure(fig, path)
+    return fig
 
 
-def _comparison(metrics: dict) -> str:
+def comparison_table(metrics: dict) -> str:
     """Metric | base | tuned | delta | 95% CI; the delta is recomputed only if the log lacks it."""
     base, tuned, deltas = (metrics.get(k) or {} for k in ("base", "tuned", "delta"))
     rows = []
@@ -192,7 +220,7 @@ def _comparison(metrics: dict) -> str:
     return _table(["metric", "base", "tuned", "delta (tuned − base)", "95% CI"], rows)
 
 
-def _groups(groups: dict, kind: str) -> str:
+def groups_table(groups: dict, kind: str) -> str:
     """Per-group chrF++/ROUGE-L/Bengali share, largest groups first, at most ``MAX_GROUPS`` rows."""
     if not groups:
         return f"_No per-{kind} breakdown logged._"
@@ -211,7 +239,7 @@ def _groups(groups: dict, kind: str) -> str:
     return table
 
 
-def _examples(responses: list[dict]) -> str:
+def examples_section(responses: list[dict]) -> str:
     """The first few test examples answered by both variants in the same evaluation run.
 
     Pairs by (evaluation_id, example_id) when logged (re-running evaluate adds a new run; short dialogue turns
@@ -248,7 +276,7 @@ def _joined(mapping: dict | None) -> str:
     return ", ".join(f"{key}={value}" for key, value in (mapping or {}).items()) or "—"
 
 
-def _data_section(data: dict) -> list[str]:
+def data_section(data: dict) -> list[str]:
     source = data.get("source") or {}
     return [
         f"Source: {_escape(source.get('path'))} (sha256 {_escape(source.get('sha256'))}); "
@@ -304,7 +332,7 @@ def render_report(experiment: dict, responses: list[dict], output_dir: Path, log
         f"Experiment logged {_escape(experiment.get('timestamp'))}; all content below is read from "
         "the LLAMAExperiments and GeneratedResponses logs.",
         "## Data",
-        *_data_section(experiment.get("data") or {}),
+        *data_section(experiment.get("data") or {}),
         "## Training",
         *_training_section(experiment),
         "## Base vs fine-tuned (held-out test split)",
@@ -314,15 +342,15 @@ def render_report(experiment: dict, responses: list[dict], output_dir: Path, log
         "percentage points); 95% CIs are paired bootstrap intervals, shown only where logged. "
         "Higher is better for BLEU, chrF++, ROUGE and Bengali share; for perplexity **lower is better**; "
         "mean length is descriptive.",
-        _comparison(metrics),
+        comparison_table(metrics),
         "![](plots/metrics.png)",
         _table(["metric", "signature"], signatures),
         "## Per sub-corpus",
-        _groups(metrics.get("by_subcorpus") or {}, "sub-corpus"),
+        groups_table(metrics.get("by_subcorpus") or {}, "sub-corpus"),
         "## Per topic",
-        _groups(metrics.get("by_topic") or {}, "topic"),
+        groups_table(metrics.get("by_topic") or {}, "topic"),
         "## Example answers",
-        _examples(responses),
+        examples_section(responses),
         "## Reproduce",
         "Every number and figure above is recomputed from the logs alone by:",
         f"```\n{_reproduce_command(exp_id, output_dir, logs_dir)}\n```",
@@ -342,11 +370,16 @@ def report_from_logs(experiment_id: str, output_dir: Path, logs_dir: str | None 
     experiment = store.experiments.get(experiment_id)
     if experiment is None:
         raise UnknownExperimentError(f"no experiment {experiment_id} in {store.logs_dir}")
-    responses = store.responses.find(experiment_id=experiment_id)
+    return render_report(experiment, evaluation_responses(store, experiment), Path(output_dir), str(store.logs_dir))
+
+
+def evaluation_responses(store: Store, experiment: dict) -> list[dict]:
+    """The logged answers behind the experiment's metrics (not those of an earlier evaluation, nor chats)."""
+    responses = store.responses.find(experiment_id=experiment.get("id"))
     evaluation_id = (experiment.get("metrics") or {}).get("evaluation_id")
-    if evaluation_id is not None:  # the answers behind the metrics shown, not those of an earlier run
-        responses = [r for r in responses if r.get("evaluation_id") == evaluation_id]
-    return render_report(experiment, responses, Path(output_dir), str(store.logs_dir))
+    if evaluation_id is not None:
+        return [r for r in responses if r.get("evaluation_id") == evaluation_id]
+    return [r for r in responses if r.get("kind") != "chat"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,35 +20,12 @@ from typing import Any
 from bempathy.config import LoraModelConfig, TrainConfig
 from bempathy.hardware import cuda_available, native_bf16
 from bempathy.prompts import LLAMA31_CHAT_TEMPLATE, PAD_TOKEN
+from bempathy.runs import ModelLoadError, load_tokenizer
 from bempathy.tiny import resolve_model_name
 
 
-class StrategyError(RuntimeError):
+class StrategyError(ModelLoadError):
     """The chosen strategy cannot run here; the message says why and what to do instead."""
-
-
-def load_tokenizer(model_name_or_path: str, revision: str | None = None) -> Any:
-    """The model's tokenizer with our Llama 3.1 chat template and the dedicated padding token.
-
-    Padding with eos would mask every end-of-turn token and the model would never learn to stop, so the
-    pad token is always ``<|finetune_right_pad_id|>``.
-    """
-    from transformers import AutoTokenizer
-
-    path = resolve_model_name(model_name_or_path)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(path, revision=revision)
-    except OSError as error:
-        raise StrategyError(
-            f"cannot load the tokenizer of '{model_name_or_path}' ({str(error).splitlines()[0]}). "
-            "Offline or without access to the gated Llama repo? Use --config configs/tiny-cpu.yaml "
-            "for the local tiny model."
-        ) from None
-    if PAD_TOKEN not in tokenizer.get_vocab():
-        raise StrategyError(f"'{model_name_or_path}' has no {PAD_TOKEN} token: bempathy expects a Llama 3.1 tokenizer")
-    tokenizer.pad_token = PAD_TOKEN
-    tokenizer.chat_template = LLAMA31_CHAT_TEMPLATE
-    return tokenizer
 
 
 def _unsloth_status() -> tuple[bool, str]:

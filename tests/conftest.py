@@ -117,6 +117,41 @@ def tiny_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer(tiny_dir):
-    from bempathy.strategies import load_tokenizer
+    from bempathy.runs import load_tokenizer
 
     return load_tokenizer(str(tiny_dir))
+
+
+def make_random_adapter(model_dir: Path, out_dir: Path, seed: int) -> Path:
+    """A LoRA adapter (all projections + lm_head, like the tiny preset) with random non-zero weights.
+
+    No training needed: tests of serving only need the tuned model to differ from the base, deterministically.
+    """
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from bempathy.runs import load_tokenizer
+
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    config = LoraConfig(
+        r=4,
+        lora_alpha=8,
+        target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        modules_to_save=["lm_head"],
+        init_lora_weights=False,
+    )
+    peft_model = get_peft_model(model, config)
+    with torch.no_grad():  # make the saved head differ from the base head too
+        head = peft_model.base_model.model.lm_head.modules_to_save["default"]
+        head.weight.add_(torch.randn_like(head.weight) * 0.5)
+    peft_model.save_pretrained(out_dir)
+    load_tokenizer(str(model_dir)).save_pretrained(out_dir)
+    return out_dir
+
+
+@pytest.fixture(scope="session")
+def random_adapters(tiny_dir, tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("adapters")
+    return make_random_adapter(tiny_dir, root / "a", 1), make_random_adapter(tiny_dir, root / "b", 2)
