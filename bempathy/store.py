@@ -11,8 +11,11 @@ each is a TinyDB file whose single table is named like the file:
     id, experiment_id, variant (base/tuned), input_text, response_text, reference_text, decoding,
     latency_s, timestamp.
 ``HumanEvaluations.json`` - one record per rater per item (``insert_unique`` on item_id + rater_id):
-    id, item_id, response ids, rater_id, empathy/tone/helpfulness per response (1-5),
-    preference (A/B/tie/both_bad), tuned_side, comment, seconds_spent, timestamp.
+    id, item_id, experiment_id, evaluation_id, rater_id, shown, scores, preference, preferred_variant,
+    comment, seconds_spent, gold, timestamp (see ``bempathy.human_eval``). Ratings arrive many at a time,
+    so ``Store.ratings`` is a ``bempathy.journal.RatingJournal``: an fsynced append-only journal next to
+    this file, folded into it at start-up, periodically and at shutdown; the JSON file stays the TinyDB
+    log of record.
 
 Why this module exists: TinyDB has no locking, and its JSONStorage rewrites the file in place, so
 concurrent writers corrupt it and a crash mid-write leaves broken JSON. Here every operation holds a
@@ -29,7 +32,8 @@ import json
 import os
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -96,14 +100,19 @@ class AtomicJSONStorage(Storage):
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)  # make the rename itself durable
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_dir(self.path.parent)
 
     def _corrupt(self, why: str) -> StoreCorruptError:
         return StoreCorruptError(f"{self.path}: {why}; the file was left untouched, fix or move it away")
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or a file creation in ``directory`` durable (POSIX: the entry lives in the directory)."""
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def _is_tinydb_shape(data: Any) -> bool:
@@ -129,18 +138,26 @@ class JsonLog:
         self._lock = _thread_lock(self.path)
         self._lock_path = self.path.with_name(self.path.name + ".lock")
 
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold this file's thread lock and its exclusive ``portalocker`` lock (the OS frees it if we die).
+
+        Public so the rating journal can rewrite this file under exactly the lock every JsonLog uses.
+        """
+        with self._lock, open(self._lock_path, "a") as lock_fh:
+            portalocker.lock(lock_fh, portalocker.LockFlags.EXCLUSIVE)  # blocks
+            try:
+                yield
+            finally:
+                portalocker.unlock(lock_fh)
+
     def _run(self, operation: Callable[[Table], T]) -> T:
         """The one lock-read-mutate-write path: hold both locks while TinyDB reads (and maybe writes).
 
         A fresh TinyDB per call means no query cache or next-id counter survives to go stale.
         """
-        with self._lock, open(self._lock_path, "a") as lock_fh:
-            portalocker.lock(lock_fh, portalocker.LockFlags.EXCLUSIVE)  # blocks; the OS frees it if we die
-            try:
-                with TinyDB(self.path, storage=AtomicJSONStorage) as db:
-                    return operation(db.table(self.table))
-            finally:
-                portalocker.unlock(lock_fh)
+        with self.locked(), TinyDB(self.path, storage=AtomicJSONStorage) as db:
+            return operation(db.table(self.table))
 
     def insert(self, record: dict) -> str:
         """Add one record; returns its id."""
@@ -220,18 +237,37 @@ def _new_doc(record: dict) -> dict:
 
 
 class Store:
-    """The three project logs under one directory."""
+    """The three project logs under one directory.
+
+    ``ratings`` is a journal in front of ``HumanEvaluations.json`` so a rating submit costs the same at
+    20,000 stored ratings as at 20; it opens (and folds) lazily, on first use, so scripts that never
+    touch ratings never start its background fold thread. ``ratings_fold_interval`` (seconds, None = no
+    background fold) and ``ratings_truncate_on_fold`` are passed to it (see ``bempathy.journal``).
+    """
 
     EXPERIMENTS = "LLAMAExperiments"
     RESPONSES = "GeneratedResponses"
     RATINGS = "HumanEvaluations"
 
-    def __init__(self, logs_dir: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        logs_dir: str | Path | None = None,
+        *,
+        ratings_fold_interval: float | None = 300.0,
+        ratings_truncate_on_fold: bool = True,
+    ) -> None:
+        from bempathy.journal import RatingJournal  # journal builds on this module's storage and locks
+
         self.logs_dir = Path(logs_dir).expanduser().resolve() if logs_dir else default_logs_dir().resolve()
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         self.experiments = self._log(self.EXPERIMENTS)
         self.responses = self._log(self.RESPONSES)
-        self.ratings = self._log(self.RATINGS)
+        self.ratings = RatingJournal(
+            self.logs_dir / f"{self.RATINGS}.json",
+            self.RATINGS,
+            fold_interval=ratings_fold_interval,
+            truncate_on_fold=ratings_truncate_on_fold,
+        )
 
     def _log(self, name: str) -> JsonLog:
         return JsonLog(self.logs_dir / f"{name}.json", name)

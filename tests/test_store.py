@@ -68,6 +68,8 @@ def test_round_trip_keeps_bengali_literal_and_names_tables_after_files(tmp_path:
     assert BENGALI in raw and "\\u" not in raw
     for log in (reopened.experiments, reopened.responses, reopened.ratings):
         log.insert({})
+        if log is reopened.ratings:
+            log.fold()  # ratings reach their JSON file through the journal
         assert list(json.loads(log.path.read_text(encoding="utf-8"))) == [log.path.stem] == [log.table]
     assert [p.name for p in sorted(tmp_path.glob("*.json"))] == [
         "GeneratedResponses.json",
@@ -142,9 +144,9 @@ def test_insert_unique_is_one_rating_per_rater_per_item(tmp_path: Path) -> None:
     key = ("item_id", "rater_id")
     first = log.insert_unique({"item_id": "i1", "rater_id": "r1", "preference": "A"}, key)
     assert first is not None
-    before = (tmp_path / "HumanEvaluations.json").read_bytes()
+    before = (tmp_path / "HumanEvaluations.journal.jsonl").read_bytes()
     assert log.insert_unique({"item_id": "i1", "rater_id": "r1", "preference": "B"}, key) is None
-    assert (tmp_path / "HumanEvaluations.json").read_bytes() == before  # nothing written
+    assert (tmp_path / "HumanEvaluations.journal.jsonl").read_bytes() == before  # nothing written
     assert log.insert_unique({"item_id": "i1", "rater_id": "r2", "preference": "B"}, key) is not None
     assert log.insert_unique({"item_id": "i2", "rater_id": "r1", "preference": "tie"}, key) is not None
     assert [r["preference"] for r in log.find(item_id="i1")] == ["A", "B"]
@@ -156,7 +158,7 @@ def test_insert_unique_is_one_rating_per_rater_per_item(tmp_path: Path) -> None:
 def test_logs_on_the_same_file_share_one_thread_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     relative = JsonLog(Path("logs/HumanEvaluations.json"), "HumanEvaluations")
-    assert relative._lock is Store(tmp_path / "logs").ratings._lock
+    assert relative._lock is Store(tmp_path / "logs").ratings._log._lock  # the journal folds under this lock
     assert relative._lock is not Store(tmp_path / "logs").responses._lock
 
 
@@ -329,6 +331,8 @@ def test_logs_dir_from_env_var_then_cwd(tmp_path: Path, monkeypatch: pytest.Monk
     store = Store()
     assert store.logs_dir == default_logs_dir() == tmp_path / "from_env"
     store.ratings.insert({"rater_id": "r1"})
+    assert (tmp_path / "from_env" / "HumanEvaluations.journal.jsonl").exists()
+    store.ratings.close()
     assert (tmp_path / "from_env" / "HumanEvaluations.json").exists()
     assert Store(tmp_path / "explicit").logs_dir == tmp_path / "explicit"  # argument beats env var
 

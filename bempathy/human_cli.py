@@ -1,0 +1,100 @@
+"""``python -m bempathy.human_eval {summary,export,fold}``: the admin's view of the human ratings.
+
+Errors an admin can fix (unknown experiment, corrupt log) are one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from pathlib import Path
+
+from bempathy.human_items import HumanEvalError, resolve_evaluation
+from bempathy.store import Store, StoreCorruptError
+
+DESCRIPTION = """Human-evaluation admin commands.
+
+  summary  per-model means with 95% intervals, win rate, agreement, rater checks
+  export   preference pairs (majority vote per item) as TRL conversational preference JSONL for DPO
+  fold     move the rating journal into logs/HumanEvaluations.json now
+
+Without --experiment, the latest completed experiment with an evaluation is used."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bempathy.human_eval", description=DESCRIPTION, formatter_class=argparse.RawTextHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{summary,export,fold}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--logs-dir", type=Path, help="logs directory (default: $BEMPATHY_LOGS_DIR, else ./logs)")
+    chosen = argparse.ArgumentParser(add_help=False)
+    chosen.add_argument("--experiment", default=None, help="experiment id (default: the latest evaluated one)")
+    chosen.add_argument("--evaluation", default=None, help="evaluation id (default: the experiment's latest)")
+
+    summary = commands.add_parser("summary", parents=[common, chosen], help="print the rating summary")
+    summary.add_argument("--json", action="store_true", help="also print the summary as one JSON object, last line")
+    summary.add_argument("--csv", type=Path, default=None, metavar="FILE", help="write the summary tables as CSV")
+    summary.add_argument("--base", default="base", help="name of the reference variant (default: base)")
+    summary.add_argument("--tuned", default="tuned", help="name of the fine-tuned variant (default: tuned)")
+
+    export = commands.add_parser("export", parents=[common, chosen], help="write DPO preference JSONL")
+    export.add_argument("--output", type=Path, required=True, metavar="FILE", help="where to write the JSONL")
+    export.add_argument("--pairs", type=Path, default=None, help="the pairs JSONL the ratings were collected on")
+
+    commands.add_parser("fold", parents=[common], help="fold the rating journal into HumanEvaluations.json")
+    return parser
+
+
+def _summary(args: argparse.Namespace, store: Store) -> None:
+    from bempathy.rating_stats import format_summary, summarize, summary_csv
+
+    resolved = resolve_evaluation(store, args.experiment, args.evaluation)
+    if resolved is None and args.evaluation is None:
+        raise HumanEvalError(f"no completed experiment with an evaluation in {store.logs_dir}")
+    experiment_id, evaluation_id = resolved if resolved else (None, args.evaluation)
+    records = store.ratings.find(evaluation_id=evaluation_id)
+    summary = summarize(records, experiment_id=experiment_id, base=args.base, tuned=args.tuned)
+    print(f"experiment {experiment_id}, evaluation {evaluation_id}: {len(records)} ratings")
+    print(format_summary(summary))
+    if args.csv is not None:
+        args.csv.parent.mkdir(parents=True, exist_ok=True)
+        args.csv.write_text(summary_csv(summary), encoding="utf-8")
+        print(f"CSV written to {args.csv}")
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+
+
+def _export(args: argparse.Namespace, store: Store) -> None:
+    from bempathy.human_eval import RatingService
+
+    service = RatingService(store, experiment_id=args.experiment, evaluation_id=args.evaluation, pairs_path=args.pairs)
+    if service.evaluation_id is None:
+        raise HumanEvalError(f"no completed experiment with an evaluation in {store.logs_dir}")
+    rows = service.export_preferences(args.output)
+    print(f"{rows} preference pairs from evaluation {service.evaluation_id} written to {args.output}")
+
+
+def _fold(args: argparse.Namespace, store: Store) -> None:
+    store.ratings.fold()  # opening the journal folds too: report both
+    print(f"folded {store.ratings.folded_records} new ratings; {store.ratings.path} holds {len(store.ratings)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    store = Store(args.logs_dir, ratings_fold_interval=None)
+    try:
+        {"summary": _summary, "export": _export, "fold": _fold}[args.command](args, store)
+    except (HumanEvalError, StoreCorruptError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        with contextlib.suppress(StoreCorruptError):  # already reported above
+            store.ratings.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
