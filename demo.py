@@ -1,6 +1,6 @@
 """The whole bempathy pipeline on a laptop, in minutes, with no GPU and no network.
 
-    python demo.py              # build the tiny model, prepare data/sample, fine-tune, evaluate, report
+    python demo.py              # build the tiny model, prepare data/sample, fine-tune, evaluate, report, open the app
     python demo.py --no-app     # the same, without starting the app afterwards
 
 It runs `train.py --config configs/tiny-cpu.yaml --stage all`: a few-million-parameter random-weight Llama
@@ -12,7 +12,6 @@ option can be appended (e.g. `--num_train_epochs 1`).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -47,12 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Demo finished in {time.monotonic() - started:.0f} s. Report: {Path(args.output_dir) / 'report.md'}")
     if args.no_app:
         return 0
-    if importlib.util.find_spec("app") is None:
-        print("The app (python app.py) is not part of this release yet; nothing more to start.")
-        return 0
     import app
 
-    return app.main(["--run", args.output_dir])
+    app_args = ["--run", args.output_dir] + (["--logs-dir", args.logs_dir] if args.logs_dir else [])
+    print("Opening the app on this run (Chat, Compare, Reports, Human evaluation); Ctrl-C stops it.")
+    return app.main(app_args)
 
 
 if __name__ == "__main__":

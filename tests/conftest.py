@@ -155,3 +155,66 @@ def make_random_adapter(model_dir: Path, out_dir: Path, seed: int) -> Path:
 def random_adapters(tiny_dir, tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("adapters")
     return make_random_adapter(tiny_dir, root / "a", 1), make_random_adapter(tiny_dir, root / "b", 2)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, timeout: float = 60.0) -> float:
+    """Poll until the page answers 200; returns the seconds it took."""
+    import time
+    import urllib.request
+
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return time.monotonic() - started
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> tuple[Path, Path]:
+    """A real (short) train.py run on the sample data: (run dir, logs dir), with metrics and logged answers."""
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("tiny-run")
+    out, logs = root / "run", root / "logs"
+    command = [sys.executable, "train.py", "--config", str(TINY_PRESET), "--stage", "all"]
+    command += ["--output-dir", str(out), "--logs_dir", str(logs), "--max_steps", "12", "--eval_strategy", "no"]
+    command += ["--save_strategy", "no", "--eval_max_examples", "6", "--bootstrap_resamples", "50"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out, logs
+
+
+class RunningApp:
+    """An app built by app.build() and launched on a free local port (closed by the fixture)."""
+
+    def __init__(self, argv: list[str]) -> None:
+        import app
+
+        self.port = free_port()
+        self.demo, self.ctx, self.args = app.build([*argv, "--port", str(self.port)])
+        from bempathy.ui.app import launch
+
+        launch(self.demo, "127.0.0.1", self.port, block=False)
+        self.url = f"http://127.0.0.1:{self.port}/"
+        wait_for_http(self.url)
+
+    def client(self):
+        from gradio_client import Client
+
+        return Client(self.url, verbose=False)
+
+    def close(self) -> None:
+        self.demo.close()

@@ -1,0 +1,182 @@
+"""bempathy app: chat with the fine-tuned model, compare it with the base, read reports, rate answers.
+
+    python app.py                          # the latest completed run in ./logs, else the tiny demo model
+    python app.py --run runs/demo          # a train.py output folder
+    python app.py --base meta-llama/Llama-3.1-8B-Instruct --adapter runs/a --adapter runs/b
+    python app.py --crowd                  # no model: Reports and Human evaluation only (a CPU Space)
+
+Host and port: --host/--port, else $GRADIO_SERVER_NAME/$GRADIO_SERVER_PORT, else 127.0.0.1:7860.
+On a Space, set $BEMPATHY_CROWD=1 (CPU: no model), $BEMPATHY_ADMIN_TOKEN, $BEMPATHY_RATE_LIMIT, $BEMPATHY_SYNC_LOGS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+DESCRIPTION = __doc__.split("\n\n", 1)[0]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="app.py",
+        description=DESCRIPTION,
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    model = parser.add_argument_group("which model (first match wins; default: latest completed run, else demo)")
+    model.add_argument(
+        "--run",
+        metavar="DIR",
+        default=os.environ.get("BEMPATHY_RUN"),
+        help="a train.py output folder: its adapter on its base model ($BEMPATHY_RUN)",
+    )
+    model.add_argument("--base", metavar="NAME", help="base model name or path (with --adapter, or alone)")
+    model.add_argument(
+        "--adapter",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="a LoRA adapter folder (or run folder); repeat for several; the first answers as 'tuned', "
+        "the others are named by their experiment id",
+    )
+    model.add_argument(
+        "--crowd",
+        action="store_true",
+        default=os.environ.get("BEMPATHY_CROWD", "") == "1",
+        help="load no model: Reports and Human evaluation only (a CPU Space; $BEMPATHY_CROWD=1)",
+    )
+    server = parser.add_argument_group("server")
+    server.add_argument(
+        "--host",
+        default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        help="address to listen on (0.0.0.0 for all; default $GRADIO_SERVER_NAME or 127.0.0.1)",
+    )
+    server.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        help="port (default $GRADIO_SERVER_PORT or 7860)",
+    )
+    server.add_argument(
+        "--logs-dir", metavar="DIR", default=None, help="TinyDB logs folder (default: $BEMPATHY_LOGS_DIR or ./logs)"
+    )
+    server.add_argument(
+        "--sync-logs",
+        metavar="REPO",
+        default=os.environ.get("BEMPATHY_SYNC_LOGS"),
+        help="Hugging Face dataset repo to restore the logs from and push them to (Spaces; $BEMPATHY_SYNC_LOGS)",
+    )
+    chat = parser.add_argument_group("chat and safety")
+    chat.add_argument(
+        "--allow-chat-logging",
+        action="store_true",
+        help="offer users an opt-in box that saves their conversation (off: chats are never stored)",
+    )
+    chat.add_argument(
+        "--max-input-chars", metavar="N", type=int, default=2000, help="longest message accepted (default 2000)"
+    )
+    chat.add_argument("--safety-config", metavar="YAML", default=None, help="YAML with the help block text and numbers")
+    rating = parser.add_argument_group("human evaluation")
+    rating.add_argument(
+        "--experiment", metavar="ID", default=None, help="experiment whose answers are rated (default: latest)"
+    )
+    rating.add_argument(
+        "--ratings-per-item", metavar="N", type=int, default=3, help="stop showing an item after N ratings"
+    )
+    rating.add_argument(
+        "--pairs", metavar="JSONL", default=None, help="JSONL of prompt/answer pairs to rate instead of the logs"
+    )
+    rating.add_argument(
+        "--gold", metavar="JSONL", default=None, help="JSONL of gold items (one clearly bad answer each)"
+    )
+    rating.add_argument(
+        "--gold-rate", metavar="SHARE", type=float, default=0.0, help="share of gold items mixed in (0-1)"
+    )
+    rating.add_argument(
+        "--rate-limit",
+        default=os.environ.get("BEMPATHY_RATE_LIMIT"),
+        metavar="N/SECONDS",
+        help="ratings allowed per rater and per browser session, e.g. 30/60 (default off; $BEMPATHY_RATE_LIMIT)",
+    )
+    return parser
+
+
+def build(argv: list[str] | argparse.Namespace | None = None):
+    """Parse flags (or take parsed ones), load what they name and assemble the app; returns (demo, context, args)."""
+    args = argv if isinstance(argv, argparse.Namespace) else build_parser().parse_args(argv)
+    from bempathy.safety import SafetyConfig, SafetyPolicy
+    from bempathy.serving import load_chat_model, plan_model
+    from bempathy.store import Store
+    from bempathy.ui.app import build_app
+    from bempathy.ui.context import AppContext
+    from bempathy.ui.space import gpu_decorator, start_log_sync
+
+    # Pushed logs must be append-only: then the ratings journal only grows and is what gets pushed.
+    store = Store(args.logs_dir, ratings_truncate_on_fold=not args.sync_logs)
+    if args.sync_logs:
+        start_log_sync(store, args.sync_logs)
+    plan = plan_model(args.run, args.base, args.adapter, args.crowd, store)
+    policy = SafetyPolicy(SafetyConfig.load(args.safety_config))
+    chat = load_chat_model(plan)
+    conversation = None
+    if chat is not None:
+        from bempathy.conversation import ConversationService
+
+        conversation = ConversationService(
+            chat, policy, store, experiment_ids=plan.experiment_ids, max_input_chars=args.max_input_chars
+        )
+    ctx = AppContext(
+        plan=plan,
+        store=store,
+        policy=policy,
+        chat=chat,
+        conversation=conversation,
+        rating=_rating_service(args, store),
+        allow_chat_logging=args.allow_chat_logging,
+        admin_token=os.environ.get("BEMPATHY_ADMIN_TOKEN") or None,
+        gpu=gpu_decorator(),
+    )
+    return build_app(ctx), ctx, args
+
+
+def _rating_service(args, store):
+    from bempathy.human_eval import RatingService
+
+    return RatingService.from_args(args, store)
+
+
+def main(argv: list[str] | None = None) -> int:
+    started = time.monotonic()
+    args = build_parser().parse_args(argv)  # --help and flag errors before any heavy import
+    from bempathy.human_items import HumanEvalError
+    from bempathy.runs import ModelLoadError
+    from bempathy.safety import SafetyConfigError
+    from bempathy.store import StoreCorruptError
+
+    try:
+        demo, ctx, args = build(args)
+    except (ModelLoadError, SafetyConfigError, StoreCorruptError, HumanEvalError) as error:
+        print(f"app.py: error: {error}", file=sys.stderr)
+        return 2
+    from bempathy.journal import install_signal_handlers
+    from bempathy.ui.app import launch
+
+    install_signal_handlers()  # SIGTERM (how a Space is stopped) and Ctrl-C fold the ratings journal first
+    served = ", ".join(ctx.labels.values()) if ctx.chat is not None else "no model (crowd mode)"
+    print(f"bempathy app: serving {served}; logs in {ctx.store.logs_dir}")
+    print(f"Starting on http://{args.host}:{args.port} (built in {time.monotonic() - started:.1f} s); Ctrl-C stops it.")
+    try:
+        launch(demo, args.host, args.port, block=True)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if ctx.rating is not None:
+            ctx.rating.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Which model the app serves: a run folder, explicit adapters, the latest completed experiment, or the demo model.
+
+Resolution order (``python app.py``): ``--run DIR``; ``--base NAME --adapter DIR`` (repeatable); the adapter of
+the latest completed experiment in the logs; the tiny demo model (no adapter) with a notice saying how to train
+one. ``--crowd`` loads nothing (Reports and Human evaluation only: what a CPU Space serves). This module loads
+models but never imports the trainer, trl or datasets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bempathy.generation import TUNED
+from bempathy.runs import ModelLoadError, RunFolder
+from bempathy.store import Store
+
+DEMO_BASE = "tiny"
+TRAIN_HINT = "Train one with `python demo.py` (CPU, minutes) or `python train.py --config configs/<preset>.yaml`."
+
+
+@dataclass
+class ModelPlan:
+    """What to load, decided before anything heavy is imported (so errors come fast and clear)."""
+
+    base: str | None
+    adapters: dict[str, Path] = field(default_factory=dict)  # variant -> adapter folder
+    experiment_ids: dict[str, str | None] = field(default_factory=dict)  # variant -> experiment id
+    load_in_4bit: bool = False
+    source: str = "demo"  # run | adapters | latest | demo | crowd
+    notice: str | None = None
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """What the UI calls each variant: the experiment id where known."""
+        labels = {}
+        for variant in self.adapters:
+            experiment = self.experiment_ids.get(variant)
+            labels[variant] = f"{variant} ({experiment})" if experiment and experiment != variant else variant
+        labels["base"] = f"base ({self.base})" if self.base else "base"
+        return labels
+
+
+def _experiment_of(adapter_dir: Path) -> str | None:
+    """The experiment id train.py wrote next to an adapter folder (``DIR/adapter`` -> ``DIR/experiment.json``)."""
+    for folder in (adapter_dir, adapter_dir.parent):
+        try:
+            experiment = RunFolder(folder).experiment_id()
+        except (OSError, ValueError):
+            experiment = None
+        if experiment:
+            return experiment
+    return None
+
+
+def plan_from_run(run_dir: str | Path) -> ModelPlan:
+    run = RunFolder(Path(run_dir))
+    if not run.has_adapter():
+        raise ModelLoadError(f"{run.path} has no adapter ({run.adapter_dir}/adapter_config.json). {TRAIN_HINT}")
+    base = run.base_model()
+    if not base:
+        raise ModelLoadError(f"cannot tell which base model {run.adapter_dir} was trained on; use --base NAME")
+    return ModelPlan(
+        base=base,
+        adapters={TUNED: run.adapter_dir},
+        experiment_ids={TUNED: run.experiment_id()},
+        load_in_4bit=run.load_in_4bit(),
+        source="run",
+    )
+
+
+def plan_from_adapters(base: str | None, adapter_dirs: list[str]) -> ModelPlan:
+    """The first adapter answers as ``tuned``; the others are named by their experiment id (else folder name)."""
+    adapters: dict[str, Path] = {}
+    experiments: dict[str, str | None] = {}
+    base_seen = base
+    for index, raw in enumerate(adapter_dirs):
+        path = Path(raw)
+        if (path / "adapter" / "adapter_config.json").is_file():
+            path = path / "adapter"  # a run folder was given
+        if not (path / "adapter_config.json").is_file():
+            raise ModelLoadError(f"--adapter {raw}: no adapter_config.json there")
+        experiment = _experiment_of(path)
+        name = TUNED if index == 0 else (experiment or path.parent.name or path.name)
+        if name in adapters or name == "base":
+            name = f"{name}-{index}"
+        adapters[name], experiments[name] = path, experiment
+        base_seen = base_seen or RunFolder(path.parent).base_model()
+    if not base_seen:
+        raise ModelLoadError("--adapter given without --base, and the adapter does not say its base model")
+    return ModelPlan(base=base_seen, adapters=adapters, experiment_ids=experiments, source="adapters")
+
+
+def latest_completed(store: Store) -> dict[str, Any] | None:
+    """The newest completed experiment whose adapter is still on disk."""
+    done = [e for e in store.experiments.all() if e.get("status") == "completed" and e.get("adapter_path")]
+    for experiment in sorted(done, key=lambda e: str(e.get("finished_at") or e.get("timestamp") or ""), reverse=True):
+        if (Path(experiment["adapter_path"]) / "adapter_config.json").is_file():
+            return experiment
+    return None
+
+
+def plan_model(
+    run: str | None = None,
+    base: str | None = None,
+    adapters: list[str] | None = None,
+    crowd: bool = False,
+    store: Store | None = None,
+) -> ModelPlan:
+    """Decide what the app serves, in the documented order."""
+    if crowd:
+        return ModelPlan(base=None, source="crowd", notice="Crowd mode: no model is loaded (Reports and rating).")
+    if run:
+        return plan_from_run(run)
+    if adapters:
+        return plan_from_adapters(base, adapters)
+    if base:
+        return ModelPlan(base=base, source="adapters", notice=f"Serving {base} without an adapter.")
+    latest = latest_completed(store) if store is not None else None
+    if latest is not None:
+        plan = plan_from_run(Path(latest["adapter_path"]).parent)
+        plan.source = "latest"
+        plan.experiment_ids[TUNED] = latest["id"]
+        return plan
+    return ModelPlan(
+        base=DEMO_BASE,
+        source="demo",
+        notice=f"No trained adapter found in the logs: serving the untuned tiny demo model. {TRAIN_HINT}",
+    )
+
+
+def load_chat_model(plan: ModelPlan):
+    """Load the base with every adapter of the plan (None in crowd mode)."""
+    if plan.base is None:
+        return None
+    from bempathy.generation import ChatModel
+
+    try:
+        return ChatModel.load(plan.base, load_in_4bit=plan.load_in_4bit, adapters=dict(plan.adapters))
+    except OSError as error:
+        raise ModelLoadError(f"cannot load {plan.base}: {str(error).splitlines()[0]}") from None

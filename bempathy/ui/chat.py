@@ -1,0 +1,145 @@
+"""Chat tab: a streamed, multi-turn conversation with one variant; and the ``/chat`` API endpoint.
+
+Every reply goes through :class:`bempathy.conversation.ConversationService` (crisis help block, answer checks).
+Messages are never logged unless the operator allowed it (``--allow-chat-logging``) *and* the user ticks the box,
+which then shows a notice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import gradio as gr
+
+from bempathy.conversation import (
+    CHAT_MAX_NEW_TOKENS,
+    CHAT_TEMPERATURE,
+    CHAT_TOP_P,
+    MAX_NEW_TOKENS_LIMIT,
+    InputError,
+    sampling_settings,
+)
+from bempathy.prompts import SYSTEM_PROMPT
+from bempathy.ui.context import MODEL_QUEUE, AppContext
+
+EXAMPLES = [
+    "আমার খুব একা লাগে, কারও সঙ্গে কথা বলতে ইচ্ছে করে না।",
+    "পরীক্ষার ফল খারাপ হয়েছে, বাবা-মাকে কীভাবে বলব বুঝতে পারছি না।",
+    "অফিসের চাপে রাতে ঘুম আসে না।",
+    "মা মারা যাওয়ার পর থেকে কিছুই ভালো লাগে না।",
+]
+LOGGING_NOTICE = (
+    "**এই কথোপকথন সংরক্ষণ করা হচ্ছে।** This conversation is being saved to the project's logs for research. "
+    "Untick the box to stop."
+)
+
+
+def _seed(value: float | None) -> int | None:
+    return None if value in (None, "") or int(value) < 0 else int(value)
+
+
+def build_chat_tab(ctx: AppContext) -> None:
+    service = ctx.conversation
+    if service is None:
+        gr.Markdown("No model is loaded (crowd mode): Chat is not available here.")
+        return
+    choices = ctx.variant_choices()
+    with gr.Row():
+        with gr.Column(scale=3):
+            chatbot = gr.Chatbot(label="কথোপকথন · Conversation", height=460, elem_id="chatbot")
+            with gr.Row():
+                message = gr.Textbox(
+                    placeholder="আপনার কথা লিখুন… (Enter to send)",
+                    show_label=False,
+                    scale=5,
+                    max_lines=6,
+                    elem_id="chat-input",
+                )
+                send = gr.Button("পাঠান · Send", variant="primary", scale=1, elem_id="chat-send")
+            with gr.Row():
+                stop = gr.Button("থামুন · Stop", size="sm")
+                regenerate = gr.Button("আবার · Regenerate", size="sm")
+                clear = gr.Button("মুছুন · Clear", size="sm")
+            gr.Examples(EXAMPLES, inputs=[message], label="উদাহরণ · Examples")
+        with gr.Column(scale=1, min_width=240):
+            variant = gr.Dropdown(choices, value=choices[0][1], label="Model variant", elem_id="chat-variant")
+            temperature = gr.Slider(0, 2, value=CHAT_TEMPERATURE, step=0.05, label="Temperature (0 = greedy)")
+            top_p = gr.Slider(0.05, 1, value=CHAT_TOP_P, step=0.05, label="Top-p")
+            max_new = gr.Slider(16, MAX_NEW_TOKENS_LIMIT, value=CHAT_MAX_NEW_TOKENS, step=16, label="Max new tokens")
+            seed = gr.Number(value=-1, precision=0, label="Seed (-1 = random)")
+            log_opt_in = gr.Checkbox(
+                False,
+                label="Save this conversation for research (opt-in)",
+                visible=ctx.allow_chat_logging,
+            )
+            notice = gr.Markdown(LOGGING_NOTICE, visible=False, elem_id="chat-logging-notice")
+            with gr.Accordion("System prompt", open=False):
+                system = gr.Textbox(SYSTEM_PROMPT, lines=6, show_label=False)
+            stored = "unless you tick the box" if ctx.allow_chat_logging else "in this app"
+            limit = service.max_input_chars
+            gr.Markdown(f"Messages are limited to {limit} characters. Nothing you write is stored {stored}.")
+
+    @ctx.gpu
+    def respond(text, history, variant, temperature, top_p, max_new, seed, system, log) -> Iterator:
+        history = list(history or [])
+        try:
+            settings = sampling_settings(temperature, top_p, max_new)
+            text = service.check_message(text)
+        except InputError as error:
+            raise gr.Error(str(error)) from None
+        history.append({"role": "user", "content": text})
+        history.append({"role": "assistant", "content": ""})
+        stream = service.chat_turn(
+            text, history[:-2], variant, settings, _seed(seed), system, log=bool(log and ctx.allow_chat_logging)
+        )
+        for partial in stream:
+            history[-1] = {"role": "assistant", "content": partial}
+            yield history, ""
+
+    def drop_last_turn(history):
+        """Regenerate: take the last user message back out of the history and answer it again."""
+        history = list(history or [])
+        while history and history[-1].get("role") == "assistant":
+            history.pop()
+        last = history.pop() if history else None
+        text = last.get("content") if last else ""
+        if isinstance(text, list):
+            from bempathy.conversation import flatten_content
+
+            text = flatten_content(text)
+        return history, text or ""
+
+    inputs = [message, chatbot, variant, temperature, top_p, max_new, seed, system, log_opt_in]
+    events = [
+        trigger(respond, inputs, [chatbot, message], concurrency_id=MODEL_QUEUE, api_visibility="private")
+        for trigger in (message.submit, send.click)
+    ]
+    regen = regenerate.click(drop_last_turn, [chatbot], [chatbot, message], api_visibility="private").then(
+        respond, inputs, [chatbot, message], concurrency_id=MODEL_QUEUE, api_visibility="private"
+    )
+    stop.click(None, cancels=[*events, regen])
+    clear.click(lambda: ([], ""), None, [chatbot, message], cancels=[*events, regen], api_visibility="private")
+    log_opt_in.change(lambda on: gr.update(visible=bool(on)), [log_opt_in], [notice], api_visibility="private")
+
+    @ctx.gpu
+    def chat(
+        message: str,
+        history: list | None = None,
+        variant: str | None = None,
+        temperature: float = CHAT_TEMPERATURE,
+        top_p: float = CHAT_TOP_P,
+        max_new_tokens: int = CHAT_MAX_NEW_TOKENS,
+        seed: int | None = None,
+        system_prompt: str | None = None,
+    ) -> Iterator[str]:
+        """Stream the reply to `message` (after `history`, Gradio messages format) from one variant.
+
+        Crisis messages get the help block first; unsafe answers are replaced. Nothing is logged.
+        """
+        try:
+            settings = sampling_settings(temperature, top_p, max_new_tokens)
+            yield from service.chat_turn(message, history, variant, settings, seed, system_prompt, log=False)
+        except InputError as error:
+            raise gr.Error(str(error)) from None
+
+    gr.api(chat, api_name="chat", concurrency_id=MODEL_QUEUE)

@@ -1,0 +1,117 @@
+"""Compare tab: one prompt, two variants side by side from a single ``generate`` call; and ``/compare``.
+
+Both columns are rows of one mixed-adapter batch (the base row runs with the adapter off, per row), so they share
+decoding settings, seed and cost, and stream together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import gradio as gr
+
+from bempathy.conversation import (
+    CHAT_MAX_NEW_TOKENS,
+    CHAT_TEMPERATURE,
+    CHAT_TOP_P,
+    MAX_NEW_TOKENS_LIMIT,
+    ColumnState,
+    InputError,
+    sampling_settings,
+)
+from bempathy.ui.chat import EXAMPLES
+from bempathy.ui.context import MODEL_QUEUE, AppContext
+
+COMPARE_SEED = 0
+
+
+def column_stats(column: ColumnState) -> dict[str, Any]:
+    return {
+        "variant": column.variant,
+        "done": column.done,
+        "new_tokens": column.new_tokens,
+        "first_token_s": column.first_token_s,
+        "latency_s": column.latency_s,
+        "tokens_per_s": column.tokens_per_s,
+        "safety_fallback": column.replaced,
+    }
+
+
+def build_compare_tab(ctx: AppContext) -> None:
+    service = ctx.conversation
+    if service is None:
+        gr.Markdown("No model is loaded (crowd mode): Compare is not available here.")
+        return
+    choices = ctx.variant_choices()
+    default_left, default_right = service.default_pair()
+    if default_left == default_right:
+        gr.Markdown("Only the base model is loaded: both columns show it. Train an adapter to compare.")
+    prompt = gr.Textbox(label="Prompt", lines=3, placeholder="একটি বার্তা লিখুন…", elem_id="compare-input")
+    gr.Examples(EXAMPLES, inputs=[prompt], label="উদাহরণ · Examples")
+    with gr.Row():
+        temperature = gr.Slider(0, 2, value=CHAT_TEMPERATURE, step=0.05, label="Temperature (0 = greedy)")
+        top_p = gr.Slider(0.05, 1, value=CHAT_TOP_P, step=0.05, label="Top-p")
+        max_new = gr.Slider(16, MAX_NEW_TOKENS_LIMIT, value=CHAT_MAX_NEW_TOKENS, step=16, label="Max new tokens")
+        seed = gr.Number(value=COMPARE_SEED, precision=0, label="Seed (both columns)")
+    run = gr.Button("তুলনা করুন · Compare", variant="primary", elem_id="compare-run")
+    with gr.Row():
+        with gr.Column():
+            left = gr.Dropdown(choices, value=default_left, label="Left", elem_id="compare-left-variant")
+            left_text = gr.Textbox(label="Left answer", lines=10, interactive=False, elem_id="compare-left")
+            left_stats = gr.Markdown(elem_id="compare-left-stats")
+        with gr.Column():
+            right = gr.Dropdown(choices, value=default_right, label="Right", elem_id="compare-right-variant")
+            right_text = gr.Textbox(label="Right answer", lines=10, interactive=False, elem_id="compare-right")
+            right_stats = gr.Markdown(elem_id="compare-right-stats")
+
+    @ctx.gpu
+    def run_compare(text, left, right, temperature, top_p, max_new, seed) -> Iterator:
+        try:
+            settings = sampling_settings(temperature, top_p, max_new)
+            seed = None if seed in (None, "") else int(seed)
+            for a, b in service.compare(text, left, right, settings, seed):
+                yield a.text, b.text, a.stats_line(), b.stats_line()
+        except InputError as error:
+            raise gr.Error(str(error)) from None
+
+    run.click(
+        run_compare,
+        [prompt, left, right, temperature, top_p, max_new, seed],
+        [left_text, right_text, left_stats, right_stats],
+        concurrency_id=MODEL_QUEUE,
+        api_visibility="private",
+    )
+
+    @ctx.gpu
+    def compare(
+        prompt: str,
+        left: str | None = None,
+        right: str | None = None,
+        temperature: float = CHAT_TEMPERATURE,
+        top_p: float = CHAT_TOP_P,
+        max_new_tokens: int = CHAT_MAX_NEW_TOKENS,
+        seed: int | None = COMPARE_SEED,
+        system_prompt: str | None = None,
+    ) -> Iterator[tuple[str, str, dict]]:
+        """Stream (left answer, right answer, stats) for one prompt; base vs tuned by default.
+
+        Both answers come from one generate call with the same decoding and seed.
+        """
+        try:
+            settings = sampling_settings(temperature, top_p, max_new_tokens)
+            for a, b in service.compare(prompt, left, right, settings, seed, system_prompt):
+                yield a.text, b.text, {"left": column_stats(a), "right": column_stats(b)}
+        except InputError as error:
+            raise gr.Error(str(error)) from None
+
+    gr.api(compare, api_name="compare", concurrency_id=MODEL_QUEUE)
+
+    def variants() -> list[dict[str, Any]]:
+        """The loaded variants, their labels and experiment ids."""
+        return [
+            {"variant": v, "label": ctx.labels.get(v, v), "experiment_id": ctx.plan.experiment_ids.get(v)}
+            for v in ctx.chat.variants
+        ]
+
+    gr.api(variants, api_name="variants", concurrency_id="variants", concurrency_limit=None)

@@ -1,0 +1,57 @@
+"""What every tab shares: the served model (or none), the logs, the safety policy, the rating service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bempathy.safety import SafetyPolicy
+from bempathy.serving import ModelPlan
+from bempathy.store import Store
+
+# Everything that runs the model shares this queue: one generation at a time (adapter state is shared).
+MODEL_QUEUE = "model"
+# Listeners that only read logs or write ratings never wait behind a generation.
+LOGS_QUEUE = "logs"
+RATING_QUEUE = "rating"
+LOGS_CONCURRENCY = 8
+RATING_CONCURRENCY = 32
+
+
+def _identity(fn: Callable) -> Callable:
+    return fn
+
+
+@dataclass
+class AppContext:
+    plan: ModelPlan
+    store: Store
+    policy: SafetyPolicy
+    chat: Any | None = None  # ChatModel, or None in crowd mode
+    conversation: Any | None = None  # ConversationService, or None in crowd mode
+    rating: Any | None = None  # RatingService, or None when there is nothing to rate
+    allow_chat_logging: bool = False
+    admin_token: str | None = None
+    gpu: Callable[[Callable], Callable] = field(default=_identity)  # spaces.GPU on ZeroGPU, else a no-op
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return self.plan.labels
+
+    def variant_choices(self) -> list[tuple[str, str]]:
+        """(label, value) pairs for the variant dropdowns, adapters first."""
+        if self.chat is None:
+            return []
+        return [(self.labels.get(v, v), v) for v in self.chat.variants]
+
+    def notice(self) -> str:
+        """The banner under the title: what model this is, in words."""
+        lines = []
+        if self.plan.notice:
+            lines.append(self.plan.notice)
+        if self.chat is not None and self.chat.demo:
+            from bempathy import tiny
+
+            lines.append(getattr(tiny, "DEMO_MODEL_NOTE", "This is the tiny demo model, not LLaMA 3.1-8B."))
+        return " ".join(lines)

@@ -1,0 +1,174 @@
+"""The app in a real headless chromium (Debian's, driven by Playwright): what a person sees and clicks.
+
+Screenshots go to ``$BEMPATHY_SCREENSHOTS`` (default: the test's temp dir) so a person can look at them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunningApp
+
+CHROMIUM = "/usr/lib/chromium/chromium"
+pytestmark = [
+    pytest.mark.slow,
+    # CI installs chromium (.ci/run), so there a missing browser fails instead of skipping.
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists() and not os.environ.get("CI"),
+        reason="Debian's chromium is not installed (apt-get install chromium fonts-noto-core)",
+    ),
+]
+PAYLOAD = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2"> কেমন আছ?'
+
+
+@pytest.fixture(scope="module")
+def running(tiny_run):
+    out, logs = tiny_run
+    app = RunningApp(["--run", str(out), "--logs-dir", str(logs)])
+    yield app
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get("BEMPATHY_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield browser
+        browser.close()
+
+
+def _open(browser, url: str, width: int = 1280, height: int = 900):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(url, wait_until="networkidle")
+    return page, dialogs
+
+
+def _tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+    page.wait_for_timeout(300)
+
+
+def test_chat_compare_reports_and_rating_in_the_browser(running, browser, shots):
+    page, dialogs = _open(browser, running.url)
+    assert "bempathy" in page.title()
+    # Chat: the reply streams into the chatbot.
+    page.locator("#chat-input textarea").fill("আমার খুব একা লাগে, কী করব?")
+    page.locator("#chat-send").click()
+    bot = page.locator("#chatbot .message.bot, #chatbot [data-testid='bot']").last
+    bot.wait_for(timeout=60_000)
+    page.wait_for_function(
+        "() => { const b = [...document.querySelectorAll('#chatbot [data-testid=\"bot\"], #chatbot .message.bot')];"
+        " return b.length && b[b.length - 1].innerText.trim().length > 10; }",
+        timeout=60_000,
+    )
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(shots / "chat.png"), full_page=True)
+    # Compare: both columns fill from one call.
+    _tab(page, "Compare · তুলনা")
+    page.locator("#compare-input textarea").fill("পরীক্ষার আগে খুব ভয় লাগছে।")
+    page.locator("#compare-run").click()
+    page.wait_for_function(
+        "() => ['#compare-left textarea', '#compare-right textarea'].every(s => {"
+        " const t = document.querySelector(s); return t && t.value.trim().length > 0; })",
+        timeout=60_000,
+    )
+    page.wait_for_function(
+        "() => (document.querySelector('#compare-right-stats')?.innerText || '').includes('tokens/s')",
+        timeout=60_000,
+    )
+    page.screenshot(path=str(shots / "compare.png"), full_page=True)
+    # Reports: the experiment and its figures.
+    _tab(page, "Reports · ফলাফল")
+    page.wait_for_function(
+        "() => (document.querySelector('#reports-comparison')?.innerText || '').includes('chrF++')", timeout=60_000
+    )
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(shots / "reports.png"), full_page=True)
+    # Human evaluation: a rater scores two items.
+    _tab(page, "Human evaluation · মূল্যায়ন")
+    _rate_two_items(page, "desktop-rater", shots / "rate-desktop.png")
+    assert not dialogs
+    page.close()
+
+
+def _rate_two_items(page, rater: str, screenshot: Path) -> None:
+    page.locator("#rate-rater textarea, #rate-rater input").first.fill(rater)
+    page.locator("#rate-start").click()
+    page.wait_for_function(
+        "() => (document.querySelector('#rate-answer-A textarea')?.value || '').length > 0", timeout=30_000
+    )
+    for round_ in range(2):
+        first_prompt = page.locator("#rate-prompt textarea").input_value()
+        for criterion, score in (("empathy", "4"), ("tone", "3"), ("helpfulness", "5")):
+            for side in ("A", "B"):
+                page.locator(f"#rate-{criterion}-{side}").get_by_label(score, exact=True).check()
+        page.locator("#rate-preference").get_by_label("উত্তর A ভালো · Answer A is better").check()
+        if round_ == 0:
+            page.locator("#rate-comment textarea").fill("<b>ভালো</b> উত্তর")
+            page.screenshot(path=str(screenshot), full_page=True)
+        page.locator("#rate-submit").click()
+        page.wait_for_function(
+            "() => (document.querySelector('#rate-result')?.innerText || '').includes('saved')", timeout=30_000
+        )
+        page.wait_for_function(
+            f"() => document.querySelector('#rate-prompt textarea')?.value !== {first_prompt!r}", timeout=30_000
+        )
+        progress = page.locator("#rate-progress").inner_text()
+        assert f"rated {round_ + 1};" in progress, progress
+
+
+def test_rating_works_on_a_phone_width_screen(running, browser, shots):
+    page, dialogs = _open(browser, running.url, width=390, height=844)
+    _tab(page, "Human evaluation · মূল্যায়ন")
+    _rate_two_items(page, "phone-rater", shots / "rate-phone.png")
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 400, f"the page scrolls sideways on a phone ({width}px wide)"
+    assert not dialogs
+    page.close()
+    ratings = running.ctx.store.ratings.find(rater_id="phone-rater")
+    assert len(ratings) == 2 and all(r["comment"] in ("", "<b>ভালো</b> উত্তর") for r in ratings)
+
+
+def test_script_in_prompts_and_model_answers_never_runs(running, browser, shots, monkeypatch):
+    from bempathy.streaming import RowStats, Snapshot
+
+    chat = running.ctx.chat
+
+    def forced(conversations, variants, settings=None, seed=None, stop=None):
+        n = len(conversations)
+        yield Snapshot([PAYLOAD] * n, [True] * n, [RowStats(5, 0.1, 0.2)] * n)
+
+    monkeypatch.setattr(chat, "stream_many", forced)
+    page, dialogs = _open(browser, running.url)
+    page.locator("#chat-input textarea").fill(PAYLOAD)
+    page.locator("#chat-send").click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#chatbot [data-testid=\"bot\"], #chatbot .message.bot')].length > 0",
+        timeout=60_000,
+    )
+    _tab(page, "Compare · তুলনা")
+    page.locator("#compare-input textarea").fill(PAYLOAD)
+    page.locator("#compare-run").click()
+    page.wait_for_function(
+        "() => (document.querySelector('#compare-left textarea')?.value || '').includes('onerror')", timeout=60_000
+    )
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(shots / "xss.png"), full_page=True)
+    assert page.evaluate("() => window.__xss") is None
+    assert page.locator("#chatbot script").count() == 0 and page.locator("#chatbot img[onerror]").count() == 0
+    assert not dialogs
+    page.close()

@@ -1,0 +1,167 @@
+"""Many raters at once against two app processes on one logs folder, a kill -9 in the middle, a corrupt log.
+
+What must hold: every rating acknowledged with ``ok`` is in ``HumanEvaluations`` exactly once, none is lost or
+duplicated, the logs still parse after the kill, a restarted app goes on from them, and a corrupt log stops the
+app with one clear line while the file stays byte-identical.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, free_port, wait_for_http
+
+pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]
+N_RATERS = 50
+N_ITEMS = 12
+
+
+def _pairs(path: Path) -> Path:
+    lines = [
+        {"id": f"p{i}", "prompt": f"প্রশ্ন {i}: আমার মন খারাপ।", "answers": {"base": f"উত্তর {i} ক", "tuned": f"উত্তর {i} খ"}}
+        for i in range(N_ITEMS)
+    ]
+    path.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def _start(logs: Path, pairs: Path, port: int) -> subprocess.Popen:
+    command = [sys.executable, "app.py", "--crowd", "--logs-dir", str(logs), "--port", str(port)]
+    command += ["--pairs", str(pairs), "--ratings-per-item", str(N_RATERS + 5)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_for_http(f"http://127.0.0.1:{port}/", timeout=90)
+    return process
+
+
+class Rater(threading.Thread):
+    """One simulated rater: next item, rate it (sometimes twice, like a double click), until none are left."""
+
+    def __init__(self, index: int, port: int) -> None:
+        super().__init__(daemon=True)
+        self.rater_id, self.port = f"rater-{index:02d}", port
+        self.acknowledged: list[str] = []
+        self.latencies: list[float] = []
+        self.duplicates_refused = 0
+        self.errors = 0
+
+    def run(self) -> None:
+        from gradio_client import Client
+
+        try:
+            client = Client(f"http://127.0.0.1:{self.port}/", verbose=False)
+            for step in range(N_ITEMS + 2):
+                item = client.predict(self.rater_id, api_name="/next_item")
+                if item["item_id"] is None:
+                    return
+                scores = [1 + (step + k) % 5 for k in range(6)]
+                args = [self.rater_id, item["item_id"], *scores, "AB"[step % 2], "ঠিক আছে"]
+                began = time.perf_counter()
+                outcome = client.predict(*args, api_name="/rate")
+                self.latencies.append(time.perf_counter() - began)
+                if outcome["ok"]:
+                    self.acknowledged.append(outcome["rating_id"])
+                if step % 5 == 0:  # a double submit must be refused, not stored twice
+                    again = client.predict(*args, api_name="/rate")
+                    assert not again["ok"] and again["rating_id"] is None
+                    self.duplicates_refused += 1
+        except Exception:  # the app this rater talks to was killed: unacknowledged work is allowed to be lost
+            self.errors += 1
+
+
+def _stored(logs: Path) -> list[dict]:
+    from bempathy.store import Store
+
+    store = Store(logs)
+    try:
+        return store.ratings.all()
+    finally:
+        store.ratings.close()
+
+
+def test_fifty_raters_on_two_app_processes_with_a_kill_9_lose_and_duplicate_nothing(tmp_path):
+    logs, pairs = tmp_path / "logs", _pairs(tmp_path / "pairs.jsonl")
+    port_a, port_b = free_port(), free_port()
+    app_a, app_b = _start(logs, pairs, port_a), _start(logs, pairs, port_b)
+    try:
+        raters = [Rater(i, port_a if i % 2 else port_b) for i in range(N_RATERS)]
+        started = time.monotonic()
+        for rater in raters:
+            rater.start()
+        time.sleep(4.0)
+        os.kill(app_a.pid, signal.SIGKILL)  # mid-load: raters on A lose their connection
+        app_a.wait(timeout=30)
+        for rater in raters:
+            rater.join(timeout=600)
+        wall = time.monotonic() - started
+        acknowledged = [rid for rater in raters for rid in rater.acknowledged]
+        latencies = sorted(lat for rater in raters for lat in rater.latencies)
+        stored = _stored(logs)
+        counts = Counter(r["id"] for r in stored)
+        assert all(counts[rid] == 1 for rid in acknowledged), "an acknowledged rating is missing or duplicated"
+        assert all(n == 1 for n in counts.values())
+        pairs_seen = Counter((r["item_id"], r["rater_id"]) for r in stored)
+        assert all(n == 1 for n in pairs_seen.values()), "one rater rated one item twice"
+        assert sum(r.duplicates_refused for r in raters) > 0
+        b_raters = [r for i, r in enumerate(raters) if i % 2 == 0]
+        assert all(len(r.acknowledged) == N_ITEMS and r.errors == 0 for r in b_raters)  # B never stopped
+        print(
+            f"\n{N_RATERS} raters, 2 app processes (one killed after 4 s): {len(acknowledged)} acknowledged, "
+            f"{len(stored)} stored, wall {wall:.1f} s, submit latency p50 {statistics.median(latencies) * 1000:.0f} ms "
+            f"p95 {latencies[int(0.95 * (len(latencies) - 1))] * 1000:.0f} ms"
+        )
+        # The logs still parse as a plain TinyDB file after a fold, and a restarted app goes on from them.
+        from tinydb import TinyDB
+
+        restarted = _start(logs, pairs, port_a)
+        try:
+            from gradio_client import Client
+
+            client = Client(f"http://127.0.0.1:{port_a}/", verbose=False)
+            killed_rater = next(r for i, r in enumerate(raters) if i % 2)
+            item = client.predict(killed_rater.rater_id, api_name="/next_item")
+            assert item["rated"] == len({r["item_id"] for r in stored if r["rater_id"] == killed_rater.rater_id})
+            if item["item_id"] is not None:
+                outcome = client.predict(killed_rater.rater_id, item["item_id"], 3, 3, 3, 3, 3, 3, "tie", "", api_name="/rate")
+                assert outcome["ok"]
+        finally:
+            restarted.send_signal(signal.SIGTERM)
+            restarted.wait(timeout=60)
+        app_b.send_signal(signal.SIGTERM)
+        app_b.wait(timeout=60)
+        with TinyDB(logs / "HumanEvaluations.json") as db:
+            folded = db.table("HumanEvaluations").all()
+        assert {r["id"] for r in folded} >= set(acknowledged)
+    finally:
+        for process in (app_a, app_b):
+            if process.poll() is None:
+                process.kill()
+
+
+def test_a_corrupt_ratings_log_stops_the_app_with_one_line_and_is_left_untouched(tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    corrupt = logs / "HumanEvaluations.json"
+    corrupt.write_bytes(b'{"HumanEvaluations": {"1": {"id": "x", "rater_id": ')
+    before = corrupt.read_bytes()
+    done = subprocess.run(
+        [sys.executable, "app.py", "--crowd", "--logs-dir", str(logs), "--port", str(free_port())],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith("app.py: error:") and "HumanEvaluations.json" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert corrupt.read_bytes() == before
