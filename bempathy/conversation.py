@@ -128,7 +128,7 @@ class ConversationService:
     def check_message(self, message: str) -> str:
         text = (message or "").strip()
         if not text:
-            raise InputError("বার্তাটি খালি। Please type a message.")
+            raise InputError("বার্তাটি খালি। The message is empty: please type something.")
         if len(text) > self.max_input_chars:
             raise InputError(
                 f"বার্তাটি খুব দীর্ঘ ({len(text)} অক্ষর; সর্বোচ্চ {self.max_input_chars})। "
