@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bempathy.ui.app import TABS
 from tests.conftest import RunningApp
 
 CHROMIUM = "/usr/lib/chromium/chromium"
@@ -53,12 +54,21 @@ def _open(browser, url: str, width: int = 1280, height: int = 900):
     page = browser.new_page(viewport={"width": width, "height": height})
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    page.goto(url, wait_until="networkidle")
+    # Not "networkidle": the Reports tab's live timer keeps polling. Wait for the page's own load events instead.
+    page.goto(url, wait_until="load")
+    page.locator(".tab-container").first.wait_for(timeout=30_000)
+    page.wait_for_timeout(2000)
     return page, dialogs
 
 
 def _tab(page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
+    """Open a tab; on a narrow screen Gradio moves the tabs that do not fit into its "..." menu."""
+    tab = page.get_by_role("tab", name=name)
+    if tab.count() and tab.first.is_visible():
+        tab.first.click()
+    else:
+        page.get_by_role("button", name="More tabs").click()
+        page.locator(".overflow-dropdown button", has_text=name).click()
     page.wait_for_timeout(300)
 
 
@@ -78,7 +88,7 @@ def test_chat_compare_reports_and_rating_in_the_browser(running, browser, shots)
     page.wait_for_timeout(1500)
     page.screenshot(path=str(shots / "chat.png"), full_page=True)
     # Compare: both columns fill from one call.
-    _tab(page, "Compare · তুলনা")
+    _tab(page, TABS["compare"])
     page.locator("#compare-input textarea").fill("পরীক্ষার আগে খুব ভয় লাগছে।")
     page.locator("#compare-run").click()
     page.wait_for_function(
@@ -92,14 +102,14 @@ def test_chat_compare_reports_and_rating_in_the_browser(running, browser, shots)
     )
     page.screenshot(path=str(shots / "compare.png"), full_page=True)
     # Reports: the experiment and its figures.
-    _tab(page, "Reports · ফলাফল")
+    _tab(page, TABS["reports"])
     page.wait_for_function(
         "() => (document.querySelector('#reports-comparison')?.innerText || '').includes('chrF++')", timeout=60_000
     )
     page.wait_for_timeout(1500)
     page.screenshot(path=str(shots / "reports.png"), full_page=True)
     # Human evaluation: a rater scores two items.
-    _tab(page, "Human evaluation · মূল্যায়ন")
+    _tab(page, TABS["rate"])
     _rate_two_items(page, "desktop-rater", shots / "rate-desktop.png")
     assert not dialogs
     page.close()
@@ -133,7 +143,7 @@ def _rate_two_items(page, rater: str, screenshot: Path) -> None:
 
 def test_rating_works_on_a_phone_width_screen(running, browser, shots):
     page, dialogs = _open(browser, running.url, width=390, height=844)
-    _tab(page, "Human evaluation · মূল্যায়ন")
+    _tab(page, TABS["rate"])
     _rate_two_items(page, "phone-rater", shots / "rate-phone.png")
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 400, f"the page scrolls sideways on a phone ({width}px wide)"
@@ -160,7 +170,7 @@ def test_script_in_prompts_and_model_answers_never_runs(running, browser, shots,
         "() => [...document.querySelectorAll('#chatbot [data-testid=\"bot\"], #chatbot .message.bot')].length > 0",
         timeout=60_000,
     )
-    _tab(page, "Compare · তুলনা")
+    _tab(page, TABS["compare"])
     page.locator("#compare-input textarea").fill(PAYLOAD)
     page.locator("#compare-run").click()
     page.wait_for_function(

@@ -132,7 +132,8 @@ def test_fifty_raters_on_two_app_processes_with_a_kill_9_lose_and_duplicate_noth
             item = client.predict(killed_rater.rater_id, api_name="/next_item")
             assert item["rated"] == len({r["item_id"] for r in stored if r["rater_id"] == killed_rater.rater_id})
             if item["item_id"] is not None:
-                outcome = client.predict(killed_rater.rater_id, item["item_id"], 3, 3, 3, 3, 3, 3, "tie", "", api_name="/rate")
+                scores = [3] * 6
+                outcome = client.predict(killed_rater.rater_id, item["item_id"], *scores, "tie", "", api_name="/rate")
                 assert outcome["ok"]
         finally:
             restarted.send_signal(signal.SIGTERM)

@@ -11,13 +11,22 @@ from bempathy.ui.rate import build_rate_tab
 from bempathy.ui.reports import build_reports_tab
 
 TITLE = "bempathy · সহমর্মী বাংলা কথোপকথন"
+# Short labels: all four tabs must fit a 390 px phone screen (longer ones widened the whole page).
+TABS = {"chat": "কথা · Chat", "compare": "তুলনা · Compare", "reports": "ফলাফল · Reports", "rate": "রেটিং · Rate"}
 # Bengali needs a Bengali font (Debian: fonts-noto-core); readable line height for conjuncts; phone-friendly.
 CSS = """
 body, .gradio-container { font-family: "Noto Sans Bengali", "Noto Sans", "Hind Siliguri", system-ui, sans-serif; }
 .gradio-container { max-width: 1200px !important; margin: auto; }
 #notice { border-left: 4px solid #f0ad4e; padding-left: 8px; }
 textarea, .message { line-height: 1.6 !important; }
-@media (max-width: 480px) { .gradio-container { padding: 4px !important; } }
+@media (max-width: 480px) {
+  .gradio-container { padding: 4px !important; }
+  .tab-container button { padding: 6px 5px !important; font-size: 0.78rem !important; }
+}
+@media (max-width: 640px) {
+  .rate-pair { flex-direction: column !important; }
+  .rate-pair > * { min-width: 0 !important; width: 100% !important; }
+}
 """
 
 
@@ -31,13 +40,13 @@ def build_app(ctx: AppContext) -> gr.Blocks:
         loads = []
         with gr.Tabs():
             if ctx.conversation is not None:
-                with gr.Tab("Chat · কথা বলুন", id="chat"):
+                with gr.Tab(TABS["chat"], id="chat"):
                     build_chat_tab(ctx)
-                with gr.Tab("Compare · তুলনা", id="compare"):
+                with gr.Tab(TABS["compare"], id="compare"):
                     build_compare_tab(ctx)
-            with gr.Tab("Reports · ফলাফল", id="reports"):
+            with gr.Tab(TABS["reports"], id="reports"):
                 loads.append(build_reports_tab(ctx))
-            with gr.Tab("Human evaluation · মূল্যায়ন", id="rate"):
+            with gr.Tab(TABS["rate"], id="rate"):
                 loads.append(build_rate_tab(ctx))
         for loader in loads:
             if loader is not None:

@@ -28,6 +28,17 @@ EXAMPLES = [
     "অফিসের চাপে রাতে ঘুম আসে না।",
     "মা মারা যাওয়ার পর থেকে কিছুই ভালো লাগে না।",
 ]
+
+
+def crisis_banner(ctx: AppContext) -> str:
+    """Always on screen, whatever the detector decides about a message: it misses phrasings it has not seen."""
+    number = ctx.policy.config.help_numbers[0]["number"] if ctx.policy.config.help_numbers else "999"
+    return (
+        f"বিপদে আছেন বা নিজের ক্ষতির কথা ভাবছেন? এখনই **{number}**-এ ফোন করুন এবং কাছের কারও সঙ্গে কথা বলুন। "
+        f"In danger or thinking of harming yourself? Call **{number}** now and talk to someone near you."
+    )
+
+
 LOGGING_NOTICE = (
     "**এই কথোপকথন সংরক্ষণ করা হচ্ছে।** This conversation is being saved to the project's logs for research. "
     "Untick the box to stop."
@@ -44,6 +55,7 @@ def build_chat_tab(ctx: AppContext) -> None:
         gr.Markdown("No model is loaded (crowd mode): Chat is not available here.")
         return
     choices = ctx.variant_choices()
+    gr.Markdown(crisis_banner(ctx), elem_id="crisis-banner")
     with gr.Row():
         with gr.Column(scale=3):
             chatbot = gr.Chatbot(label="কথোপকথন · Conversation", height=460, elem_id="chatbot")

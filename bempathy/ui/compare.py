@@ -20,7 +20,7 @@ from bempathy.conversation import (
     InputError,
     sampling_settings,
 )
-from bempathy.ui.chat import EXAMPLES
+from bempathy.ui.chat import EXAMPLES, crisis_banner
 from bempathy.ui.context import MODEL_QUEUE, AppContext
 
 COMPARE_SEED = 0
@@ -47,6 +47,7 @@ def build_compare_tab(ctx: AppContext) -> None:
     default_left, default_right = service.default_pair()
     if default_left == default_right:
         gr.Markdown("Only the base model is loaded: both columns show it. Train an adapter to compare.")
+    gr.Markdown(crisis_banner(ctx), elem_id="compare-crisis-banner")
     prompt = gr.Textbox(label="Prompt", lines=3, placeholder="একটি বার্তা লিখুন…", elem_id="compare-input")
     gr.Examples(EXAMPLES, inputs=[prompt], label="উদাহরণ · Examples")
     with gr.Row():

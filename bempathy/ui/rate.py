@@ -72,7 +72,7 @@ def build_rate_tab(ctx: AppContext):
         gr.Markdown(anchors_markdown())
     score_inputs: dict[str, list[Any]] = {"A": [], "B": []}
     answer_boxes: dict[str, Any] = {}
-    with gr.Row(equal_height=False):
+    with gr.Row(equal_height=False, elem_classes=["rate-pair"]):  # stacked on phones (CSS in ui/app.py)
         for side in ("A", "B"):
             with gr.Column(min_width=280):
                 answer_boxes[side] = gr.Textbox(

@@ -125,8 +125,8 @@ def build_reports_tab(ctx: AppContext):
     status = gr.Markdown(elem_id="reports-status")
     with gr.Row():
         loss_plot = gr.Plot(label="Loss")
-        metrics_plot = gr.Plot(label="Base vs tuned")
-    comparison = gr.Markdown(elem_id="reports-comparison")
+        comparison = gr.Markdown(elem_id="reports-comparison")
+    metrics_plot = gr.Plot(label="Base vs tuned")
     with gr.Accordion("Per sub-corpus and per topic", open=False):
         groups = gr.Markdown()
     with gr.Accordion("Data report", open=False):
