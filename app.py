@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="offer users an opt-in box that saves their conversation (off: chats are never stored)",
     )
     chat.add_argument(
-        "--max-input-chars", metavar="N", type=int, default=2000, help="longest message accepted (default 2000)"
+        "--max-input-chars", metavar="N", type=int, default=None, help="longest message accepted (default 2000)"
     )
     chat.add_argument("--safety-config", metavar="YAML", default=None, help="YAML with the help block text and numbers")
     rating = parser.add_argument_group("human evaluation")
@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--rate-limit",
         default=os.environ.get("BEMPATHY_RATE_LIMIT"),
         metavar="N/SECONDS",
-        help="ratings allowed per rater and per browser session, e.g. 30/60 (default off; $BEMPATHY_RATE_LIMIT)",
+        help="ratings allowed per rater and per client address, e.g. 30/60 (default off; $BEMPATHY_RATE_LIMIT)",
     )
     return parser
 
@@ -123,10 +123,14 @@ def build(argv: list[str] | argparse.Namespace | None = None):
     chat = load_chat_model(plan)
     conversation = None
     if chat is not None:
-        from bempathy.conversation import ConversationService
+        from bempathy.conversation import MAX_INPUT_CHARS, ConversationService
 
         conversation = ConversationService(
-            chat, policy, store, experiment_ids=plan.experiment_ids, max_input_chars=args.max_input_chars
+            chat,
+            policy,
+            store,
+            experiment_ids=plan.experiment_ids,
+            max_input_chars=args.max_input_chars or MAX_INPUT_CHARS,
         )
     ctx = AppContext(
         plan=plan,

@@ -22,6 +22,11 @@ from bempathy.store import Store
 
 MAX_INPUT_CHARS = 2000
 MAX_NEW_TOKENS_LIMIT = 1024
+MAX_SYSTEM_PROMPT_CHARS = 4000
+HISTORY_MESSAGES = 6  # history kept: at most this many maximum-length messages' worth of characters
+# Streamed text runs this far behind the model: an unsafe phrase is checked with some context after it before
+# any of it is on screen (the final reply is checked whole).
+HOLD_BACK_CHARS = 80
 CHAT_KIND = "chat"
 # The app samples (greedy decoding of a small model loops); evaluation stays greedy (DecodingSettings' default).
 CHAT_TEMPERATURE, CHAT_TOP_P, CHAT_MAX_NEW_TOKENS = 0.7, 0.9, 256
@@ -29,6 +34,10 @@ CHAT_TEMPERATURE, CHAT_TOP_P, CHAT_MAX_NEW_TOKENS = 0.7, 0.9, 256
 
 class InputError(ValueError):
     """A message the service refuses before any model work (empty, too long, unknown variant)."""
+
+
+def _held_back(partial: str) -> str:
+    return partial[:-HOLD_BACK_CHARS] if len(partial) > HOLD_BACK_CHARS else ""
 
 
 def sampling_settings(
@@ -162,14 +171,31 @@ class ConversationService:
         text = self.check_message(message)
         variant = self.check_variant(variant, self.chat.variants[0])
         screen = self.policy.screen(text)
-        conversation = [
-            {"role": "system", "content": (system_prompt or SYSTEM_PROMPT).strip() or SYSTEM_PROMPT},
-            *flatten_history(history),
-            {"role": "user", "content": text},
-        ]
+        conversation = self._conversation(system_prompt, flatten_history(history), text)
         reply = yield from self._stream_reply(screen, conversation, variant, settings, seed)
         if log:
             self._log(text, reply, variant, settings, screen)
+
+    def _conversation(self, system_prompt: str | None, history: list[dict[str, str]], text: str) -> list[dict]:
+        """System prompt, as much recent history as fits ``max_history_chars``, then the new message.
+
+        Only the new message is refused when too long; older turns are dropped (oldest first) so a long chat
+        keeps working and no client can send megabytes of "history" into the one model queue.
+        """
+        system = (system_prompt or "").strip() or SYSTEM_PROMPT
+        if len(system) > MAX_SYSTEM_PROMPT_CHARS:
+            limit = MAX_SYSTEM_PROMPT_CHARS
+            raise InputError(f"the system prompt is too long: {len(system)} characters, the limit is {limit}")
+        kept: list[dict[str, str]] = []
+        budget = self.max_input_chars * HISTORY_MESSAGES
+        for turn in reversed(history):
+            budget -= len(turn["content"])
+            if budget < 0:
+                break
+            kept.insert(0, turn)
+        while kept and kept[0]["role"] != "user":  # a conversation restarts on a user turn
+            kept.pop(0)
+        return [{"role": "system", "content": system}, *kept, {"role": "user", "content": text}]
 
     def _stream_reply(self, screen: Screen, conversation, variant, settings, seed) -> Iterator[str]:
         demo = self.chat.demo
@@ -179,7 +205,7 @@ class ConversationService:
             return reply
         answer = ""
         for answer in self.chat.stream(conversation, variant, settings, seed):
-            yield self.policy.compose(screen, answer, final=False, demo_model=demo).text
+            yield self.policy.compose(screen, _held_back(answer), final=False, demo_model=demo).text
         reply = self.policy.compose(screen, answer, final=True, demo_model=demo)
         yield reply.text
         return reply
@@ -200,10 +226,7 @@ class ConversationService:
         default_left, default_right = self.default_pair()
         variants = [self.check_variant(left, default_left), self.check_variant(right, default_right)]
         screen = self.policy.screen(text)
-        conversation = [
-            {"role": "system", "content": (system_prompt or SYSTEM_PROMPT).strip() or SYSTEM_PROMPT},
-            {"role": "user", "content": text},
-        ]
+        conversation = self._conversation(system_prompt, [], text)
         if screen.assessment.crisis and self.chat.demo:
             # One reply per column, as on the model path, so the counters count replies shown.
             replies = [self.policy.compose(screen, "", final=True, demo_model=True) for _ in variants]
@@ -224,7 +247,8 @@ class ConversationService:
                 self._log(text, Reply(column.text, column.replaced, None), column.variant, settings, screen)
 
     def _column(self, screen: Screen, variant: str, snapshot, row: int, final: bool) -> ColumnState:
-        reply = self.policy.compose(screen, snapshot.texts[row], final=final, demo_model=self.chat.demo)
+        text = snapshot.texts[row] if final else _held_back(snapshot.texts[row])
+        reply = self.policy.compose(screen, text, final=final, demo_model=self.chat.demo)
         stats = snapshot.stats[row]
         return ColumnState(
             variant=variant,

@@ -244,9 +244,11 @@ class ChatModel:
     ) -> Iterator[Snapshot]:
         """Stream several rows of one ``generate`` call (Compare: base and tuned side by side).
 
-        The lock (and the adapter state) is held until generation has really ended: if the consumer stops
-        early (a closed browser tab, the Stop button), the worker is told to stop and joined before anything
-        is released.
+        The generating thread itself holds the lock (and the adapter state) from encoding to the end of
+        ``generate``: a generator's steps may run on different threads (Gradio hands each step to any worker
+        thread, and closes a cancelled one from its event loop), so the consumer must never own a lock across
+        ``yield``. If the consumer stops early (a closed tab, the Stop button), the worker is told to stop at
+        its next token and joined, so the model is released before this generator finishes.
         """
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList
@@ -262,33 +264,33 @@ class ChatModel:
             raise ValueError("one variant per conversation")
         settings = settings or DecodingSettings()
         stop = stop or threading.Event()
-        with self.lock:
-            kwargs = {
-                **self._encode(conversations),
-                **settings.generate_kwargs(),
-                **self._row_kwargs(variants),
-                "pad_token_id": self.tokenizer.pad_token_id,
-                "stopping_criteria": StoppingCriteriaList([StopWhenSet(stop)]),
-            }
-            streamer = BatchStreamer(self.tokenizer, len(conversations), self._stop_ids())
-            kwargs["streamer"] = streamer
+        row_kwargs = self._row_kwargs(variants)  # refuses unknown variants here, before any thread starts
+        streamer = BatchStreamer(self.tokenizer, len(conversations), self._stop_ids())
 
-            def work() -> None:
-                try:
-                    with torch.inference_mode():
-                        self.model.generate(**kwargs)
-                except BaseException as error:  # surfaced in the consumer thread
-                    streamer.fail(error)
-
-            if seed is not None:
-                torch.manual_seed(seed)
-            worker = threading.Thread(target=work, name=STREAM_THREAD, daemon=True)
-            worker.start()
+        def work() -> None:
             try:
-                yield from streamer.snapshots()
-            finally:
-                stop.set()
-                worker.join()
+                with self.lock, torch.inference_mode():
+                    kwargs = {
+                        **self._encode(conversations),
+                        **settings.generate_kwargs(),
+                        **row_kwargs,
+                        "pad_token_id": self.tokenizer.pad_token_id,
+                        "stopping_criteria": StoppingCriteriaList([StopWhenSet(stop)]),
+                        "streamer": streamer,
+                    }
+                    if seed is not None:
+                        torch.manual_seed(seed)
+                    self.model.generate(**kwargs)
+            except BaseException as error:  # surfaced in the consumer thread
+                streamer.fail(error)
+
+        worker = threading.Thread(target=work, name=STREAM_THREAD, daemon=True)
+        worker.start()
+        try:
+            yield from streamer.snapshots()
+        finally:
+            stop.set()
+            worker.join()
 
     def stream(
         self,

@@ -74,7 +74,7 @@ def plan_from_adapters(base: str | None, adapter_dirs: list[str]) -> ModelPlan:
     """The first adapter answers as ``tuned``; the others are named by their experiment id (else folder name)."""
     adapters: dict[str, Path] = {}
     experiments: dict[str, str | None] = {}
-    base_seen = base
+    base_seen, in_4bit = base, False
     for index, raw in enumerate(adapter_dirs):
         path = Path(raw)
         if (path / "adapter" / "adapter_config.json").is_file():
@@ -87,9 +87,12 @@ def plan_from_adapters(base: str | None, adapter_dirs: list[str]) -> ModelPlan:
             name = f"{name}-{index}"
         adapters[name], experiments[name] = path, experiment
         base_seen = base_seen or RunFolder(path.parent).base_model()
+        in_4bit = in_4bit or RunFolder(path.parent).load_in_4bit()  # a QLoRA run is served on a 4-bit base too
     if not base_seen:
         raise ModelLoadError("--adapter given without --base, and the adapter does not say its base model")
-    return ModelPlan(base=base_seen, adapters=adapters, experiment_ids=experiments, source="adapters")
+    return ModelPlan(
+        base=base_seen, adapters=adapters, experiment_ids=experiments, load_in_4bit=in_4bit, source="adapters"
+    )
 
 
 def latest_completed(store: Store) -> dict[str, Any] | None:
@@ -140,3 +143,6 @@ def load_chat_model(plan: ModelPlan):
         return ChatModel.load(plan.base, load_in_4bit=plan.load_in_4bit, adapters=dict(plan.adapters))
     except OSError as error:
         raise ModelLoadError(f"cannot load {plan.base}: {str(error).splitlines()[0]}") from None
+    except ImportError as error:  # e.g. a 4-bit base without bitsandbytes
+        hint = "pip install -r requirements-gpu.txt" if plan.load_in_4bit else "check the installation"
+        raise ModelLoadError(f"cannot load {plan.base}: {str(error).splitlines()[0]} ({hint})") from None

@@ -156,14 +156,18 @@ def test_an_unsafe_model_answer_is_replaced_in_chat_and_compare(running, monkeyp
     assert running.ctx.policy.counts()["answers_replaced"] - before == 3
 
 
-def test_importing_the_app_loads_neither_trl_nor_datasets_nor_the_trainer():
+def test_serving_loads_neither_trl_nor_datasets_nor_the_trainer(tiny_run):
+    """Build the whole app on the tiny run (model, adapters, every tab) and look at what was imported."""
+    out, logs = tiny_run
     code = (
-        "import sys, app, bempathy.ui.app, bempathy.serving, bempathy.conversation, bempathy.generation\n"
-        "print([m for m in ('trl', 'datasets', 'bempathy.finetuner', 'bempathy.strategies') if m in sys.modules])"
+        "import sys, app\n"
+        f"app.build(['--run', {str(out)!r}, '--logs-dir', {str(logs)!r}])\n"
+        "print([m for m in ('trl', 'datasets', 'bempathy.finetuner', 'bempathy.strategies', 'bempathy.data')"
+        " if m in sys.modules])"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "[]"
+    assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_python_app_py_answers_within_20_seconds_and_crowd_mode_loads_no_model(tiny_run):

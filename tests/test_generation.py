@@ -80,3 +80,31 @@ def test_unknown_variant_is_refused_before_any_work(tiny_dir, random_adapters):
         list(plain.stream(_conversations()[0], "tuned"))
     with pytest.raises(ValueError, match="cannot be called 'base'"):
         ChatModel.load(str(tiny_dir), adapters={"base": random_adapters[0]})
+
+
+def test_a_stream_stepped_and_closed_from_different_threads_never_strands_the_lock(tiny_dir):
+    """Gradio runs each step of a streaming handler on any worker thread and closes a cancelled one elsewhere."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    chat = ChatModel.load(str(tiny_dir))
+    conversation = _conversations()[0]
+    long_answer = DecodingSettings(max_new_tokens=200)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        stream = chat.stream(conversation, "base", long_answer)
+        pool.submit(next, stream).result()
+        pool.submit(next, stream).result()  # another thread takes the next step
+        pool.submit(stream.close).result()  # and a third cancels it (the Stop button)
+        finished = list(pool.submit(lambda: list(chat.stream(conversation, "base", GREEDY))).result())
+    assert finished and finished[-1] == chat.generate([conversation], "base", GREEDY)[0].text
+    acquired = []
+
+    def probe() -> None:
+        acquired.append(chat.lock.acquire(timeout=5))
+        if acquired[-1]:
+            chat.lock.release()
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join()
+    assert acquired == [True]

@@ -54,6 +54,7 @@ class Rater(threading.Thread):
         self.latencies: list[float] = []
         self.duplicates_refused = 0
         self.errors = 0
+        self.failures: list[str] = []  # wrong answers from a live app (asserted after join, never swallowed)
 
     def run(self) -> None:
         from gradio_client import Client
@@ -73,7 +74,8 @@ class Rater(threading.Thread):
                     self.acknowledged.append(outcome["rating_id"])
                 if step % 5 == 0:  # a double submit must be refused, not stored twice
                     again = client.predict(*args, api_name="/rate")
-                    assert not again["ok"] and again["rating_id"] is None
+                    if again["ok"] or again["rating_id"] is not None:
+                        self.failures.append(f"{self.rater_id}: a double submit was accepted: {again}")
                     self.duplicates_refused += 1
         except Exception:  # the app this rater talks to was killed: unacknowledged work is allowed to be lost
             self.errors += 1
@@ -103,6 +105,7 @@ def test_fifty_raters_on_two_app_processes_with_a_kill_9_lose_and_duplicate_noth
         app_a.wait(timeout=30)
         for rater in raters:
             rater.join(timeout=600)
+        assert not [f for rater in raters for f in rater.failures]
         wall = time.monotonic() - started
         acknowledged = [rid for rater in raters for rid in rater.acknowledged]
         latencies = sorted(lat for rater in raters for lat in rater.latencies)

@@ -37,6 +37,18 @@ def anchors_markdown() -> str:
     return "\n\n".join(blocks)
 
 
+def client_key(request: gr.Request | None) -> str | None:
+    """Who is submitting, for the per-client rate limit: the first forwarded hop (Spaces sit behind a proxy),
+    else the peer address. A browser session id would not do: any client can make up a new one per request."""
+    if request is None:
+        return None
+    forwarded = (request.headers or {}).get("x-forwarded-for", "")
+    if forwarded.strip():
+        return forwarded.split(",")[0].strip()
+    client = getattr(request, "client", None)
+    return getattr(client, "host", None) or getattr(request, "session_hash", None)
+
+
 def _admin_ok(ctx: AppContext, token: str | None) -> bool:
     return bool(ctx.admin_token) and hmac.compare_digest(str(token or ""), ctx.admin_token)
 
@@ -54,7 +66,7 @@ def build_rate_tab(ctx: AppContext):
         "Read two answers (which model wrote which is hidden), score each 1-5, then pick the better one."
     )
     stored_rater = gr.BrowserState("", storage_key="bempathy-rater")
-    item_state = gr.State(None)  # (item_id, monotonic time it was shown)
+    item_state = gr.State(None)  # (item_id, rater id it was shown to, monotonic time it was shown)
     with gr.Row():
         if oauth:
             gr.LoginButton()
@@ -114,32 +126,52 @@ def build_rate_tab(ctx: AppContext):
         if rater_id is None:
             return [None, "", "", "", SIGN_IN_FIRST if oauth else "ছদ্মনাম দিন · Enter a pseudonym to start."]
         item = service.next_item(rater_id)
-        state = (item["item_id"], time.monotonic()) if item["item_id"] else None
+        state = (item["item_id"], rater_id, time.monotonic()) if item["item_id"] else None
         return [state, item["prompt"], item["answer_a"], item["answer_b"], item["message"]]
 
     def begin(typed, profile: gr.OAuthProfile | None = None):
         rater_id = who(typed, profile)
         return [*show_next(rater_id), *[None] * len(clear_outputs), "", rater_id or ""]
 
-    def submit_rating(typed, state, *values, profile: gr.OAuthProfile | None = None, request: gr.Request = None):
+    def submit_rating(
+        typed,
+        state,
+        empathy_a,
+        tone_a,
+        helpfulness_a,
+        empathy_b,
+        tone_b,
+        helpfulness_b,
+        choice,
+        text,
+        profile: gr.OAuthProfile | None = None,
+        request: gr.Request = None,
+    ):
+        keep = [gr.skip()] * (len(shown_outputs) + len(clear_outputs))
         rater_id = who(typed, profile)
         if rater_id is None:
-            return [gr.skip()] * (len(shown_outputs) + len(clear_outputs)) + [SIGN_IN_FIRST]
+            return [*keep, SIGN_IN_FIRST]
         if not state:
-            return [gr.skip()] * (len(shown_outputs) + len(clear_outputs)) + ["Press Start to load an item."]
-        item_id, shown_at = state
-        *score_values, choice, text = values
+            return [*keep, "Press Start to load an item."]
+        item_id, shown_to, shown_at = state
+        if rater_id != shown_to:  # A/B order is per rater: scores typed for another id would land on the wrong side
+            return [*keep, "ছদ্মনাম বদলেছে: আবার শুরু চাপুন। The pseudonym changed: press Start again."]
         outcome = service.rate(
             rater_id,
             item_id,
-            *score_values,
+            empathy_a,
+            tone_a,
+            helpfulness_a,
+            empathy_b,
+            tone_b,
+            helpfulness_b,
             choice,
             text,
             seconds_spent=time.monotonic() - shown_at,
-            session_id=getattr(request, "session_hash", None),
+            session_id=client_key(request),
         )
         if not outcome["ok"]:  # keep what the rater entered so they can fix it
-            return [gr.skip()] * (len(shown_outputs) + len(clear_outputs)) + [f"⚠️ {outcome['message']}"]
+            return [*keep, f"⚠️ {outcome['message']}"]
         return [*show_next(rater_id), *[None] * len(clear_outputs), f"✅ {outcome['message']}"]
 
     start_outputs = [*shown_outputs, *clear_outputs, result, stored_rater]
@@ -222,7 +254,7 @@ def build_rate_tab(ctx: AppContext):
             helpfulness_b,
             preference,
             comment,
-            session_id=getattr(request, "session_hash", None),
+            session_id=client_key(request),
         )
 
     gr.api(next_item, api_name="next_item", **queue)

@@ -77,12 +77,24 @@ def _without_path_keys(value: Any) -> Any:
     return value
 
 
-def human_summary(ctx: AppContext, experiment_id: str | None) -> dict[str, Any] | None:
-    try:
-        from bempathy.rating_stats import summarize
-    except ImportError:
-        return None
-    return summarize(ctx.store.ratings.all(), experiment_id=experiment_id)
+def human_summary(ctx: AppContext, experiment_id: str | None) -> dict[str, Any]:
+    """The human scores with rater ids replaced by stable pseudonymous labels: the page and /report are public
+    (with OAuth, rater ids are Hugging Face usernames); the CLI over the logs shows the real ids."""
+    from bempathy.rating_stats import summarize
+
+    return _public(summarize(ctx.store.ratings.all(), experiment_id=experiment_id))
+
+
+def _public(summary: dict[str, Any]) -> dict[str, Any]:
+    import hashlib
+
+    def label(rater: str) -> str:
+        return "rater-" + hashlib.sha256(str(rater).encode()).hexdigest()[:8]
+
+    summary = dict(summary)
+    summary["raters"] = {label(r): v for r, v in (summary.get("raters") or {}).items()}
+    summary["flagged_raters"] = [label(r) for r in summary.get("flagged_raters") or []]
+    return summary
 
 
 def _experiment(ctx: AppContext, experiment_id: str | None) -> dict[str, Any] | None:
@@ -229,11 +241,9 @@ def _status_line(exp: dict[str, Any]) -> str:
 
 
 def _human(ctx: AppContext, experiment_id: str) -> tuple[str, Any]:
-    try:
-        from bempathy.rating_stats import format_summary, plot_summary, summarize
-    except ImportError:
-        return "_Human evaluation is not available in this build._", None
-    summary = summarize(ctx.store.ratings.all(), experiment_id=experiment_id)
+    from bempathy.rating_stats import format_summary, plot_summary
+
+    summary = human_summary(ctx, experiment_id)
     if not summary.get("n_ratings"):
-        return "_No human ratings for this experiment yet (Human evaluation tab)._", None
-    return "```\n" + format_summary(summary).replace("```", "'''") + "\n```", plot_summary(summary)
+        return "_No human ratings for this experiment yet (Rate tab)._", None
+    return format_summary(summary), plot_summary(summary)  # Markdown whose cells the renderer escapes
