@@ -115,3 +115,34 @@ def test_chats_are_logged_only_when_opted_in_and_compare_is_one_call(tmp_path):
     assert chat.calls[-1][1:] == (["base", "tuned"], 3)  # both columns in one call, base on the left
     left, right = columns[-1]
     assert left.done and right.done and "tokens/s" in right.stats_line() and left.tokens_per_s == 20.0
+
+
+def test_history_is_trimmed_oldest_first_and_an_oversized_system_prompt_refused():
+    chat = FakeChat()
+    service = ConversationService(chat, SafetyPolicy(), max_input_chars=100)  # history budget: 600 characters
+    history = []
+    for i in range(10):
+        history += [{"role": "user", "content": f"{i}" * 90}, {"role": "assistant", "content": f"{i}" * 90}]
+    list(service.chat_turn("নতুন প্রশ্ন", history))
+    sent = chat.calls[-1][0][0]
+    assert sent[0]["role"] == "system" and sent[-1]["content"] == "নতুন প্রশ্ন"
+    kept = sent[1:-1]
+    assert kept and sum(len(t["content"]) for t in kept) <= 600 and kept[0]["role"] == "user"
+    assert kept[-1]["content"] == "9" * 90  # the most recent turns survive
+    with pytest.raises(InputError, match="system prompt is too long"):
+        list(service.chat_turn("হ্যালো", system_prompt="অ" * 5000))
+
+
+def test_public_human_scores_hide_rater_ids_and_rate_limits_key_on_the_client_address():
+    from types import SimpleNamespace
+
+    from bempathy.ui.rate import client_key
+    from bempathy.ui.reports import _public
+
+    summary = _public({"raters": {"hf:someone": {"n": 3}}, "flagged_raters": ["hf:someone"], "n_ratings": 3})
+    [label] = summary["raters"]
+    assert label.startswith("rater-") and "someone" not in json.dumps(summary)
+    assert summary["flagged_raters"] == [label]
+    behind_proxy = SimpleNamespace(headers={"x-forwarded-for": "203.0.113.7, 10.0.0.1"}, client=None)
+    direct = SimpleNamespace(headers={}, client=SimpleNamespace(host="198.51.100.2"), session_hash="abc")
+    assert client_key(behind_proxy) == "203.0.113.7" and client_key(direct) == "198.51.100.2"
