@@ -105,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         elif config.run.stage == "all":
             ensure_prepared(config, force=True)
             train(config)
+            from bempathy.finetuner import evaluate_in_fresh_process, unsloth_patched
+
+            if unsloth_patched():  # Unsloth patched this process's Llama classes: evaluate in a fresh one
+                return evaluate_in_fresh_process(argv)
             evaluate(config)
         else:
             STAGES[config.run.stage](config)

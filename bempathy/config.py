@@ -91,6 +91,14 @@ class EvalArguments:
     eval_max_examples: int | None = field(
         default=None, metadata={"help": "Score at most this many test examples (None: the whole split)."}
     )
+    eval_during_training_max_examples: int | None = field(
+        default=256,
+        metadata={
+            "help": "Validation loss during training (every eval_steps) on a seeded subset of this many validation "
+            "examples, proportional per sub-corpus (None: the whole split each time). The val loss reported at the "
+            "end of training always covers the whole split."
+        },
+    )
     generation_batch_size: int = field(
         default=8,
         metadata={"help": "Rows per generate call; a prompt's base and tuned answers are two rows of the same call."},
@@ -152,6 +160,10 @@ class TrainConfig(SFTConfig):
     save_strategy: str = _inherited(SFTConfig, "save_strategy", "epoch")
     save_total_limit: int | None = _inherited(SFTConfig, "save_total_limit", 2)
     logging_steps: float = _inherited(SFTConfig, "logging_steps", 10)
+    # None: "not set", as UnslothSFTConfig's own __init__ leaves it (that __init__ never runs for a dataclass
+    # subclass): the Unsloth strategy then lets Unsloth turn padding-free batching on where it is exact, the PEFT
+    # strategy turns it off. An explicit true/false is kept by both.
+    padding_free: bool | None = _inherited(SFTConfig, "padding_free", None)
 
     def __post_init__(self) -> None:
         if self.bf16 is None:
@@ -193,9 +205,14 @@ class Config:
     preset: str | None = None
 
 
+# configs/ also holds the app's safety policy, which is not a training preset.
+NOT_PRESETS = ("safety.yaml",)
+
+
 def list_presets() -> list[str]:
-    """Preset files shipped in configs/ (for --help)."""
-    return sorted(str(p.relative_to(CONFIGS_DIR.parent)) for p in CONFIGS_DIR.glob("*.yaml"))
+    """Training preset files shipped in configs/ (for --help)."""
+    paths = (p for p in CONFIGS_DIR.glob("*.yaml") if p.name not in NOT_PRESETS)
+    return sorted(str(p.relative_to(CONFIGS_DIR.parent)) for p in paths)
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):

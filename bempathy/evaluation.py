@@ -60,7 +60,7 @@ class Evaluator:
         self.decoding = decoding or DecodingSettings()
         self.batch_size = batch_size
         self.bootstrap_resamples = bootstrap_resamples
-        # Scoring holds full-vocabulary logits for whole sequences, so it batches like training evaluation.
+        # Scoring batches like training evaluation; logits are computed for answer positions only, in chunks.
         self.perplexity_batch_size = perplexity_batch_size or batch_size
 
     @staticmethod
@@ -69,32 +69,15 @@ class Evaluator:
         return text_metrics.score_texts(list(hypotheses), list(references))
 
     def perplexity(self, conversations: Sequence[list[dict[str, str]]], variant: str) -> dict[str, float]:
-        """Token-weighted perplexity over answer tokens: exp(sum of answer-token NLL / answer tokens)."""
-        import torch
-        import torch.nn.functional as F
+        """Token-weighted perplexity over answer tokens: exp(sum of answer-token NLL / answer tokens).
 
-        pad = self.chat.tokenizer.pad_token_id
-        total_nll, total_tokens = 0.0, 0
+        Memory stays bounded at any length: see :func:`answer_token_nll`.
+        """
         encoded = [answer_labels(self.chat.tokenizer, conv) for conv in conversations]
-        with self.chat.variant(variant) as model, torch.inference_mode():
-            for start in range(0, len(encoded), self.perplexity_batch_size):
-                batch = encoded[start : start + self.perplexity_batch_size]
-                width = max(len(ids) for ids, _ in batch)
-                ids = torch.full((len(batch), width), pad, dtype=torch.long)
-                labels = torch.full((len(batch), width), -100, dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
-                for row, (row_ids, row_labels) in enumerate(batch):
-                    ids[row, : len(row_ids)] = torch.tensor(row_ids)
-                    labels[row, : len(row_labels)] = torch.tensor(row_labels)
-                    mask[row, : len(row_ids)] = 1
-                device = model.device
-                logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False).logits
-                shifted = labels[:, 1:].to(device)
-                for row in range(len(batch)):  # upcast one row at a time: 128k-vocabulary logits are large
-                    total_nll += float(
-                        F.cross_entropy(logits[row, :-1].float(), shifted[row], ignore_index=-100, reduction="sum")
-                    )
-                total_tokens += int((shifted != -100).sum())
+        with self.chat.variant(variant) as model:
+            total_nll, total_tokens = answer_token_nll(
+                model, encoded, self.chat.tokenizer.pad_token_id, self.perplexity_batch_size
+            )
         if total_tokens == 0:
             raise ValueError("no answer tokens to score")
         return {"perplexity": math.exp(total_nll / total_tokens), "nll": total_nll, "tokens": total_tokens}
@@ -185,6 +168,104 @@ class Evaluator:
         )
 
 
+# fp32 logits per LM-head chunk: 64 MiB is ~130 positions of a 128,256-token vocabulary.
+LOGITS_CHUNK_BYTES = 64 * 2**20
+# Config fields that make a causal LM's logits more than lm_head(last hidden state).
+_LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "output_multiplier", "logits_scaling")
+
+
+def _body_and_head(model: Any) -> tuple[Any, Any] | None:
+    """(decoder body, LM head) when the model's logits are exactly ``head(body(...).last_hidden_state)``.
+
+    Works through PEFT wrappers (LoRA layers live inside the body, an adapted or saved ``lm_head`` is the head, and
+    ``disable_adapter``/``set_adapter`` act on both). None for anything else, which is then scored from its own
+    ``forward`` logits.
+    """
+    get_body, get_head = getattr(model, "get_decoder", None), getattr(model, "get_output_embeddings", None)
+    if not callable(get_body) or not callable(get_head):
+        return None
+    try:
+        body, head = get_body(), get_head()
+    except (AttributeError, NotImplementedError, TypeError, ValueError):
+        return None
+    if body is None or head is None or body is model:
+        return None
+    config = getattr(model, "config", None)
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    if any(getattr(text, name, None) not in (None, 1, 1.0) for name in _LOGIT_TRANSFORMS):
+        return None
+    return body, head
+
+
+def _vocab_size(model: Any, head: Any) -> int:
+    out = getattr(head, "out_features", None) or getattr(getattr(head, "weight", None), "shape", [None])[0]
+    if out:
+        return int(out)
+    config = getattr(model, "config", None)
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    return int(getattr(text, "vocab_size", 0) or 131072)
+
+
+def answer_token_nll(
+    model: Any,
+    encoded: Sequence[tuple[list[int], list[int]]],
+    pad_token_id: int,
+    batch_size: int,
+    chunk_bytes: int = LOGITS_CHUNK_BYTES,
+) -> tuple[float, int]:
+    """(sum of answer-token negative log-likelihoods, number of answer tokens) for (ids, labels) pairs; labels
+    are -100 outside the answers.
+
+    Never materialises full-vocabulary logits: the model body gives hidden states, and the LM head runs only on
+    the positions that predict an answer token, ``chunk_bytes`` of fp32 logits at a time, each chunk upcast to
+    fp32 for its log-softmax. (Full logits for one 4,500-token example with Llama 3's 128,256-token vocabulary
+    are 2.3 GB in fp32, ~14 GB for a batch of four with the upcasts.) Examples are sorted by length so batches pad
+    little. Models without a body/head split (``get_decoder``/``get_output_embeddings``) are scored from their
+    ``forward`` logits, one row at a time.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    split = _body_and_head(model)
+    order = sorted(encoded, key=lambda pair: len(pair[0]))  # the sum does not depend on the order
+    total_nll, total_tokens = 0.0, 0
+    device = model.device
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            width = max(len(ids) for ids, _ in batch)
+            ids = torch.full((len(batch), width), pad_token_id, dtype=torch.long)
+            labels = torch.full((len(batch), width), -100, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, (row_ids, row_labels) in enumerate(batch):
+                ids[row, : len(row_ids)] = torch.tensor(row_ids)
+                labels[row, : len(row_labels)] = torch.tensor(row_labels)
+                mask[row, : len(row_ids)] = 1
+            shifted = labels[:, 1:].to(device)
+            total_tokens += int((shifted != -100).sum())
+            if split is None:
+                logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False).logits
+                for row in range(len(batch)):  # upcast one row at a time
+                    total_nll += float(
+                        F.cross_entropy(logits[row, :-1].float(), shifted[row], ignore_index=-100, reduction="sum")
+                    )
+                del logits
+                continue
+            body, head = split
+            hidden = body(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False)
+            hidden = hidden.last_hidden_state if hasattr(hidden, "last_hidden_state") else hidden[0]
+            rows, cols = (shifted != -100).nonzero(as_tuple=True)  # position t predicts token t + 1
+            targets = shifted[rows, cols]
+            chunk = max(1, chunk_bytes // (4 * _vocab_size(model, head)))
+            for begin in range(0, len(rows), chunk):
+                states = hidden[rows[begin : begin + chunk], cols[begin : begin + chunk]]
+                logits = head(states).float()
+                total_nll += float(F.cross_entropy(logits, targets[begin : begin + chunk], reduction="sum"))
+                del logits
+            del hidden
+    return total_nll, total_tokens
+
+
 def select_examples(rows: list[dict[str, Any]], limit: int | None, seed: int) -> list[dict[str, Any]]:
     """A seeded sample of ``limit`` test examples, proportional per sub-corpus (largest remainder).
 
@@ -222,7 +303,12 @@ def run_evaluation(config) -> dict[str, Any] | None:
         raise DataError(f"{output_dir / 'data' / 'test.jsonl'} is empty: nothing to evaluate")
     store = Store(config.run.logs_dir)
     experiment_id = json.loads((output_dir / EXPERIMENT_FILE).read_text())["experiment_id"]
-    chat = ChatModel.load(config.model.model_name_or_path, output_dir / ADAPTER_DIR, bool(config.model.load_in_4bit))
+    chat = ChatModel.load(
+        config.model.model_name_or_path,
+        output_dir / ADAPTER_DIR,
+        bool(config.model.load_in_4bit),
+        revision=config.model.model_revision,  # the revision training used (the strategies pass it too)
+    )
     evaluator = Evaluator(
         chat,
         store,

@@ -8,12 +8,21 @@ What it guarantees, whatever the hardware:
 - an experiment record that is ``running`` while training and ends ``completed``, ``failed`` or
   ``interrupted`` (Ctrl-C), with the loss history appended as it arrives;
 - ``--resume`` continues from the last checkpoint in the output dir and reuses the same experiment record;
-- under ``accelerate launch`` only the main process writes logs and saves.
+- under ``accelerate launch`` only the main process writes logs and saves;
+- GPU set-ups that would fail later fail first, in one line: several GPUs without a launcher, an export that
+  cannot run here; with fp16 (T4) the LoRA weights stay fp32 so the fp16 gradient scaler can unscale them;
+- validation during training uses a seeded subset (``eval_during_training_max_examples``); the final val loss
+  covers the whole split;
+- a process that imported Unsloth (which patches transformers' Llama classes process-wide) evaluates in a fresh
+  process (:func:`evaluate_in_fresh_process`).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import traceback
 from dataclasses import asdict, dataclass
@@ -23,13 +32,13 @@ from typing import Any
 from accelerate import PartialState
 from transformers import TrainerCallback
 
-from bempathy.config import Config
+from bempathy.config import Config, ConfigError
 from bempathy.data import load_split
 from bempathy.hardware import describe as hardware
-from bempathy.hardware import peak_memory_mb, release_memory
+from bempathy.hardware import gpu_count, launched_processes, peak_memory_mb, release_memory
 from bempathy.runs import ADAPTER_DIR, EXPERIMENT_FILE, RUN_CONFIG_FILE
 from bempathy.store import Store, utc_now
-from bempathy.strategies import FineTuningStrategy, select_strategy
+from bempathy.strategies import FineTuningStrategy, LoadedModel, select_strategy
 
 LOGGED_KEYS = ("loss", "eval_loss", "learning_rate", "grad_norm", "epoch")
 
@@ -49,6 +58,110 @@ class TrainResult:
 
 def is_main_process() -> bool:
     return PartialState().is_main_process
+
+
+def check_gpu_processes(use_cpu: bool = False) -> None:
+    """One process seeing several GPUs makes transformers' Trainer wrap the model in ``nn.DataParallel``, which
+    TRL's SFTTrainer refuses (after the model has loaded): say what to run instead, before loading anything."""
+    gpus = 0 if use_cpu else gpu_count()
+    if gpus > 1 and launched_processes() == 1:
+        raise ConfigError(
+            f"{gpus} GPUs are visible to a single train.py process, and TRL's SFTTrainer does not support "
+            f"nn.DataParallel: train on all of them with `accelerate launch --num_processes {gpus} train.py ...`, "
+            "or on one with `CUDA_VISIBLE_DEVICES=0 python train.py ...`"
+        )
+
+
+def keep_trainable_fp32(model: Any) -> int:
+    """Cast every trainable floating-point parameter to fp32 in place; returns how many were cast.
+
+    With fp16 mixed precision the gradient scaler unscales the trainable parameters' gradients, and it has no
+    bf16 kernel, so LoRA weights that TRL cast to bf16 for a quantised model crash the first optimizer step. fp32
+    master weights are also what fp16 training needs. Must run before the optimizer is created (trainer.train()).
+    """
+    import torch
+
+    cast = 0
+    for param in model.parameters():
+        if param.requires_grad and param.is_floating_point() and param.dtype != torch.float32:
+            param.data = param.data.float()
+            cast += 1
+    return cast
+
+
+def validation_subset(rows: list[dict[str, Any]], limit: int | None, seed: int) -> list[dict[str, Any]]:
+    """The seeded validation subset evaluated during training (proportional per sub-corpus), or all rows."""
+    from bempathy.evaluation import select_examples
+
+    return select_examples(rows, limit, seed)
+
+
+# Set by torchrun / accelerate launch: a child process must not join (or wait for) the parent's process group.
+LAUNCHER_ENV = (
+    "RANK",
+    "WORLD_SIZE",
+    "LOCAL_RANK",
+    "LOCAL_WORLD_SIZE",
+    "GROUP_RANK",
+    "GROUP_WORLD_SIZE",
+    "ROLE_RANK",
+    "ROLE_NAME",
+    "ROLE_WORLD_SIZE",
+    "MASTER_ADDR",
+    "MASTER_PORT",
+)
+
+
+def unsloth_patched() -> bool:
+    """Whether this process imported Unsloth, which patches transformers' Llama classes for the whole process."""
+    return "unsloth" in sys.modules
+
+
+def _without_options(argv: list[str], names: tuple[str, ...]) -> list[str]:
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in names:
+            skip = True
+            continue
+        if any(arg.startswith(f"{name}=") for name in names):
+            continue
+        out.append(arg)
+    return out
+
+
+def evaluation_argv(argv: list[str]) -> list[str]:
+    """The same command line for ``--stage evaluate`` with plain transformers (``--strategy peft`` also keeps
+    bempathy.boot from importing Unsloth in the new process)."""
+    rest = _without_options(list(argv), ("--stage", "--strategy"))
+    return [*rest, "--stage", "evaluate", "--strategy", "peft"]
+
+
+def evaluation_env() -> dict[str, str]:
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if key not in LAUNCHER_ENV and not key.startswith("TORCHELASTIC_")
+    }
+
+
+def evaluate_in_fresh_process(argv: list[str], script: str | Path | None = None) -> int:
+    """Run ``train.py --stage evaluate`` with the same options in a new Python process; its exit status.
+
+    After Unsloth training the Llama classes of this process run Unsloth's forwards, so a plain-transformers
+    evaluation model loaded here would not be the model the numbers claim to describe. Only the main process
+    evaluates (as in-process evaluation does); the others return 0 at once.
+    """
+    if not is_main_process():
+        return 0
+    script = Path(script) if script is not None else Path(__file__).resolve().parent.parent / "train.py"
+    command = [sys.executable, str(script), *evaluation_argv(argv)]
+    print("bempathy: evaluating in a fresh process (Unsloth patched this one's model classes)", flush=True)
+    release_memory()
+    return subprocess.run(command, env=evaluation_env(), check=False).returncode
 
 
 def resolved_config(config: Config) -> dict[str, Any]:
@@ -145,6 +258,8 @@ class LLAMAFineTuner:
                 "dropped": data_report.get("dropped"),
                 "token_lengths": data_report.get("token_lengths"),
                 "training_length": longest,
+                # validation examples scored every eval_steps, and for the final val loss
+                "validation_examples": getattr(self, "validation_examples", None),
             },
             "hardware": hardware(),
             "status": "running",
@@ -174,6 +289,8 @@ class LLAMAFineTuner:
         from transformers import EarlyStoppingCallback
         from trl import SFTTrainer
 
+        check_gpu_processes(bool(self.config.train.use_cpu))
+        self.strategy.check_export(self.config.run.export)
         train_rows = load_split(self.output_dir, "train")
         val_rows = load_split(self.output_dir, "val")
         report = json.loads((self.output_dir / "data_report.json").read_text(encoding="utf-8"))
@@ -199,15 +316,25 @@ class LLAMAFineTuner:
         self.has_validation = bool(val_rows)
         if val_rows:
             callbacks.append(SampleAnswerCallback(loaded.tokenizer, val_rows[0]["messages"]))
+        # Every eval_steps a fixed seeded subset (the same rows each time, so the curve is comparable); the final
+        # val loss in train() covers the whole split.
+        limit, seed = self.config.eval.eval_during_training_max_examples, self.config.data.split_seed
+        subset = validation_subset(val_rows, limit, seed)
+        self.full_validation = _as_dataset(val_rows) if val_rows else None
+        self.validation_examples = {"during_training": len(subset), "final": len(val_rows)}
         trainer = SFTTrainer(
             model=loaded.model,
             args=args,
             train_dataset=_as_dataset(train_rows),
-            eval_dataset=_as_dataset(val_rows) if val_rows else None,
+            eval_dataset=_as_dataset(subset) if subset else None,
             processing_class=loaded.tokenizer,
             peft_config=loaded.peft_config,
             callbacks=callbacks,
         )
+        if args.fp16:
+            # TRL casts a quantised model's LoRA weights to bf16 (trl 1.15 sft_trainer.py:877-880); the fp16
+            # GradScaler cannot unscale bf16 gradients. The optimizer does not exist yet: fp32 now is in time.
+            keep_trainable_fp32(trainer.model)
         # The record is created once everything that can fail on set-up has worked.
         self.experiment_id = self._experiment_id(report, longest) if is_main_process() else None
         if self.experiment_id is not None:
@@ -224,7 +351,7 @@ class LLAMAFineTuner:
             self._forget_history_after(experiment_id, resumed_from)
         try:
             output = trainer.train(resume_from_checkpoint=resumed_from)
-            val_loss = trainer.evaluate()["eval_loss"] if self.has_validation else None
+            val_loss = trainer.evaluate(self.full_validation)["eval_loss"] if self.has_validation else None
         except KeyboardInterrupt:
             self._finish(experiment_id, "interrupted", started, error="interrupted by the user (Ctrl-C)")
             raise
@@ -243,7 +370,7 @@ class LLAMAFineTuner:
                 json.dumps(resolved_config(self.config), ensure_ascii=False, indent=2) + "\n",
                 encoding="utf-8",
             )
-            exported = self._export(adapter_dir)
+            exported = self._export(adapter_dir, loaded)
         # Other ranks must not go on (to evaluation, or to look for the adapter) before rank 0 has saved.
         PartialState().wait_for_everyone()
         train_loss = self._train_loss(output.training_loss, resumed_from)
@@ -292,12 +419,14 @@ class LLAMAFineTuner:
         losses = [e["loss"] for e in history if "loss" in e]
         return float(sum(losses) / len(losses)) if losses else float(reported)
 
-    def _export(self, adapter_dir: Path) -> dict[str, str]:
+    def _export(self, adapter_dir: Path, trained: LoadedModel | None = None) -> dict[str, str]:
+        """The requested export, from the model just trained where the strategy can use it."""
         kind = self.config.run.export
+        trained = trained if trained is not None else getattr(self, "loaded", None)
         if kind == "merged":
-            return {"merged": str(self.strategy.export_merged(adapter_dir, self.output_dir / "merged"))}
+            return {"merged": str(self.strategy.export_merged(adapter_dir, self.output_dir / "merged", trained))}
         if kind == "gguf":
-            return {"gguf": str(self.strategy.export_gguf(adapter_dir, self.output_dir / "gguf"))}
+            return {"gguf": str(self.strategy.export_gguf(adapter_dir, self.output_dir / "gguf", trained))}
         return {}
 
     def _finish(self, experiment_id: str | None, status: str, started: float, **fields: Any) -> None:

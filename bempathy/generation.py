@@ -101,6 +101,7 @@ class ChatModel:
         load_in_4bit: bool = False,
         *,
         adapters: dict[str, str | Path] | None = None,
+        revision: str | None = None,
     ) -> ChatModel:
         """Load the base (4-bit on CUDA when asked) and every adapter on top of it.
 
@@ -129,6 +130,7 @@ class ChatModel:
                     bnb_4bit_use_double_quant=True,
                     bnb_4bit_compute_dtype=dtype,
                 )
+        kwargs["revision"] = revision
         model = AutoModelForCausalLM.from_pretrained(resolve_model_name(model_name_or_path), **kwargs)
         first = next(iter(named.values()), None)
         tokenizer = load_tokenizer(str(first) if first is not None else model_name_or_path)

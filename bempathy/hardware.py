@@ -16,6 +16,32 @@ def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
+def gpu_count() -> int:
+    """CUDA GPUs visible to this process (what ``CUDA_VISIBLE_DEVICES`` leaves), 0 without CUDA."""
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def launched_processes() -> int:
+    """Processes started together by ``accelerate launch``/``torchrun`` (1 for a plain ``python train.py``)."""
+    from accelerate import PartialState
+
+    return PartialState().num_processes
+
+
+def available_ram_bytes() -> int | None:
+    """Memory the kernel can give this process now (``MemAvailable``), or None where that is unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def native_bf16() -> bool:
     """bf16 in hardware: a CUDA GPU of compute capability 8.0 or newer."""
     import torch

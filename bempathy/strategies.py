@@ -6,11 +6,17 @@ Two strategies share one interface so the fine-tuner never branches on hardware:
 - :class:`PeftStrategy`: transformers + peft. QLoRA (4-bit NF4, double quantisation, bf16/fp16 compute via
   bitsandbytes) on CUDA; plain LoRA in full precision on CPU.
 ``select_strategy("auto")`` picks Unsloth when a CUDA GPU is present and unsloth imports, else PEFT.
+
+Both load exactly the configured base (name and ``model_revision``; Unsloth is told not to swap in its own
+pre-quantised repo) and record what was loaded, so evaluation scores the base that was trained on. Exports
+start from the model just trained where the strategy can (Unsloth's merged and GGUF saves), never from a
+second 16-bit copy of the base next to it on the GPU.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -18,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bempathy.config import LoraModelConfig, TrainConfig
-from bempathy.hardware import cuda_available, native_bf16
+from bempathy.hardware import available_ram_bytes, cuda_available, native_bf16
 from bempathy.prompts import LLAMA31_CHAT_TEMPLATE, PAD_TOKEN
 from bempathy.runs import ModelLoadError, load_tokenizer
 from bempathy.tiny import resolve_model_name
@@ -51,6 +57,52 @@ class LoadedModel:
     peft_config: Any | None
 
 
+# What a CPU merge holds besides the 16-bit weights: the adapter, one layer's fp32 delta, the Python/torch runtime.
+MERGE_RAM_OVERHEAD = int(1.5 * 2**30)
+
+
+def _dtype_bytes(dtype: Any) -> int:
+    import torch
+
+    if isinstance(dtype, str):
+        dtype = getattr(torch, dtype, None)
+    return dtype.itemsize if isinstance(dtype, torch.dtype) else 4
+
+
+def merge_ram_bytes(model_name_or_path: str, revision: str | None = None) -> int:
+    """Host RAM a CPU merge of an adapter into this base needs: its weights in their published dtype, plus
+    :data:`MERGE_RAM_OVERHEAD`. Computed from config.json on PyTorch's meta device (nothing is allocated)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(resolve_model_name(model_name_or_path), revision=revision)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    weights = sum(p.numel() for p in model.parameters()) * _dtype_bytes(getattr(config, "dtype", None))
+    return weights + MERGE_RAM_OVERHEAD
+
+
+def merge_adapter(adapter_dir: str | Path, out_dir: str | Path, base: str, revision: str | None = None) -> Path:
+    """Merge a LoRA adapter into a reload of its base **in the base's published dtype** (bf16 for Llama 3.1) on
+    the CPU, and save the merged model with the adapter's tokenizer.
+
+    The dtype follows the checkpoint, not the GPU: the merge runs on the CPU whatever the GPU supports, and fp32
+    would double the RAM (~32 GB for the 8B model) without making the bf16 weights any more exact. Usable on its
+    own, e.g. on a bigger machine after ``--export none``:
+    ``python -c "from bempathy.strategies import merge_adapter; merge_adapter('DIR/adapter', 'DIR/merged',
+    'meta-llama/Llama-3.1-8B-Instruct')"``.
+    """
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    out_dir = Path(out_dir)
+    model = AutoModelForCausalLM.from_pretrained(resolve_model_name(base), revision=revision, dtype="auto")
+    merged = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
+    merged.save_pretrained(out_dir, max_shard_size="5GB")
+    load_tokenizer(str(adapter_dir)).save_pretrained(out_dir)
+    return out_dir
+
+
 class FineTuningStrategy(ABC):
     """Load, adapt and export a model; the trainer loop itself is TRL's SFTTrainer for every strategy."""
 
@@ -59,6 +111,9 @@ class FineTuningStrategy(ABC):
     def __init__(self, model_args: LoraModelConfig, train_args: TrainConfig) -> None:
         self.model_args = model_args
         self.train_args = train_args
+        # The base the loader actually fetched (set by load()), recorded with the experiment.
+        self.loaded_base: str | None = None
+        self.loaded_commit: str | None = None
 
     @abstractmethod
     def load(self, max_seq_length: int) -> LoadedModel:
@@ -66,7 +121,27 @@ class FineTuningStrategy(ABC):
 
     def describe(self) -> dict[str, Any]:
         """What the experiment log records about how the model was trained."""
-        return {"strategy": self.name, "quantization": self.quantization(), "device": self.device()}
+        return {
+            "strategy": self.name,
+            "quantization": self.quantization(),
+            "device": self.device(),
+            "base_model": self.base_model(),
+        }
+
+    def base_model(self) -> dict[str, Any]:
+        """The base asked for (name, revision) and the one the loader actually fetched."""
+        return {
+            "requested": self.model_args.model_name_or_path,
+            "revision": self.model_args.model_revision,
+            "loaded": self.loaded_base,
+            "commit": self.loaded_commit,
+        }
+
+    def _record_loaded(self, name: str | None, model: Any) -> None:
+        config = getattr(model, "config", None)
+        self.loaded_base = name or getattr(config, "_name_or_path", None)
+        commit = getattr(config, "_commit_hash", None)
+        self.loaded_commit = commit if isinstance(commit, str) else None
 
     def device(self) -> str:
         return "cuda" if cuda_available() else "cpu"
@@ -85,21 +160,38 @@ class FineTuningStrategy(ABC):
             "use_dora": m.use_dora,
         }
 
-    def export_merged(self, adapter_dir: Path, out_dir: Path) -> Path:
-        """Merge the adapter into a full-precision reload of the base (never into a 4-bit base)."""
-        import torch
-        from peft import PeftModel
-        from transformers import AutoModelForCausalLM
+    def check_export(self, kind: str) -> None:
+        """Refuse, before any training, an export that cannot run here (instead of failing after hours)."""
+        if kind == "gguf":
+            raise StrategyError(
+                "--export gguf needs the Unsloth strategy (pip install -r requirements-gpu.txt, a CUDA GPU); "
+                "use --export merged or none"
+            )
+        if kind == "merged":
+            self._check_merge_ram()
 
-        # Full precision for the merge: bf16 where native, else fp32 (fp16 would lose the adapter's small deltas).
-        dtype = torch.bfloat16 if native_bf16() else torch.float32
-        base = AutoModelForCausalLM.from_pretrained(resolve_model_name(self.model_args.model_name_or_path), dtype=dtype)
-        merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
-        merged.save_pretrained(out_dir)
-        load_tokenizer(str(adapter_dir)).save_pretrained(out_dir)
-        return out_dir
+    def _check_merge_ram(self) -> None:
+        available = available_ram_bytes()
+        if available is None:
+            return
+        m = self.model_args
+        try:
+            needed = merge_ram_bytes(m.model_name_or_path, m.model_revision)
+        except (OSError, ValueError):
+            return  # the config cannot be read yet; loading the model reports that properly
+        if needed > available:
+            raise StrategyError(
+                f"--export merged reloads the base on the CPU in its published dtype and needs "
+                f"~{needed / 2**30:.1f} GiB of free RAM; {available / 2**30:.1f} GiB is available. Train with "
+                "--export none and merge the adapter on a machine with more RAM (bempathy.strategies.merge_adapter), "
+                "or use --strategy unsloth, whose merged save streams the base shard by shard"
+            )
 
-    def export_gguf(self, adapter_dir: Path, out_dir: Path) -> Path:
+    def export_merged(self, adapter_dir: Path, out_dir: Path, trained: LoadedModel | None = None) -> Path:
+        """Merge the adapter into a 16-bit reload of the base on the CPU (never into a 4-bit base)."""
+        return merge_adapter(adapter_dir, out_dir, self.model_args.model_name_or_path, self.model_args.model_revision)
+
+    def export_gguf(self, adapter_dir: Path, out_dir: Path, trained: LoadedModel | None = None) -> Path:
         raise StrategyError("GGUF export needs the Unsloth strategy (pip install -r requirements-gpu.txt, a CUDA GPU)")
 
 
@@ -136,7 +228,12 @@ class PeftStrategy(FineTuningStrategy):
                 print("bempathy: 4/8-bit loading needs a CUDA GPU; training plain LoRA in float32 on the CPU")
             m.load_in_4bit = m.load_in_8bit = False
             kwargs["dtype"] = torch.float32 if m.dtype in (None, "auto") else getattr(torch, m.dtype)
-        model = AutoModelForCausalLM.from_pretrained(resolve_model_name(m.model_name_or_path), **kwargs)
+        # padding-free batching is only exact with FlashAttention kernels: off unless asked for explicitly.
+        if self.train_args.padding_free is None:
+            self.train_args.padding_free = False
+        name = resolve_model_name(m.model_name_or_path)
+        model = AutoModelForCausalLM.from_pretrained(name, **kwargs)
+        self._record_loaded(name, model)
         model.config.pad_token_id = tokenizer.pad_token_id
         model.config.use_cache = False
         return LoadedModel(model=model, tokenizer=tokenizer, peft_config=get_peft_config(m))
@@ -168,12 +265,24 @@ class UnslothStrategy(FineTuningStrategy):
             raise StrategyError(f"the Unsloth strategy does not support {', '.join(unsupported)}; use --strategy peft")
         from unsloth import FastLanguageModel
 
-        model, tokenizer = FastLanguageModel.from_pretrained(
-            model_name=resolve_model_name(m.model_name_or_path),
-            max_seq_length=max_seq_length,
-            dtype=None,  # unsloth picks bf16 or fp16 from the GPU
-            load_in_4bit=bool(m.load_in_4bit),
-        )
+        requested = resolve_model_name(m.model_name_or_path)
+        resolved: list[str] = []
+        kwargs: dict[str, Any] = {
+            "model_name": requested,
+            "max_seq_length": max_seq_length,
+            "dtype": None,  # unsloth picks bf16 or fp16 from the GPU
+            "load_in_4bit": bool(m.load_in_4bit),
+            # Exactly this repo at this revision: without it Unsloth maps meta-llama/Llama-3.1-8B-Instruct to its
+            # own pre-quantised upload (a different base from the one evaluation loads) and drops the revision.
+            "use_exact_model_name": True,
+            "revision": m.model_revision,
+        }
+        if "on_model_resolved" in _parameters(FastLanguageModel.from_pretrained):
+            kwargs["on_model_resolved"] = resolved.append  # unsloth 2026.10: the repo it is about to fetch
+        model, tokenizer = FastLanguageModel.from_pretrained(**kwargs)
+        self._record_loaded(resolved[-1] if resolved else None, model)
+        if self.loaded_base not in (None, requested):
+            print(f"bempathy: warning: Unsloth loaded '{self.loaded_base}' although '{requested}' was asked for")
         model = FastLanguageModel.get_peft_model(
             model,
             r=m.lora_r,
@@ -188,14 +297,40 @@ class UnslothStrategy(FineTuningStrategy):
         tokenizer.chat_template = LLAMA31_CHAT_TEMPLATE
         # Unsloth's checkpointing replaces transformers': do not let the trainer wrap the model a second time.
         self.train_args.gradient_checkpointing = False
+        # TrainConfig is a plain dataclass: UnslothSFTConfig.__init__, which leaves padding_free at None ("not
+        # set": Unsloth then enables padding-free batching where it is exact), never runs. TrainConfig's default is
+        # None too; an explicit true/false from the user is kept.
         return LoadedModel(model=model, tokenizer=tokenizer, peft_config=None)
 
-    def export_gguf(self, adapter_dir: Path, out_dir: Path) -> Path:
+    def check_export(self, kind: str) -> None:
+        """Both exports start from the trained model; Unsloth checks disk space itself."""
+
+    def export_merged(self, adapter_dir: Path, out_dir: Path, trained: LoadedModel | None = None) -> Path:
+        """Unsloth's 16-bit merged save of the model just trained: it fetches the 16-bit base shards and merges
+        shard by shard, so neither the GPU nor the host holds a second whole copy."""
+        if trained is None:
+            return super().export_merged(adapter_dir, out_dir)
+        trained.model.save_pretrained_merged(str(out_dir), trained.tokenizer, save_method="merged_16bit")
+        return out_dir
+
+    def export_gguf(self, adapter_dir: Path, out_dir: Path, trained: LoadedModel | None = None) -> Path:
+        """GGUF (q4_k_m) from the model just trained, not from a second 16-bit load of the base beside it."""
+        if trained is not None:
+            trained.model.save_pretrained_gguf(str(out_dir), trained.tokenizer, quantization_method="q4_k_m")
+            return out_dir
+        # On its own (no trained model in memory): load the adapter with its base once.
         from unsloth import FastLanguageModel
 
         model, tokenizer = FastLanguageModel.from_pretrained(str(adapter_dir), load_in_4bit=False)
         model.save_pretrained_gguf(str(out_dir), tokenizer, quantization_method="q4_k_m")
         return out_dir
+
+
+def _parameters(function: Any) -> set[str]:
+    try:
+        return set(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        return set()
 
 
 STRATEGIES: dict[str, type[FineTuningStrategy]] = {"peft": PeftStrategy, "unsloth": UnslothStrategy}

@@ -53,7 +53,7 @@ def test_command_line_overrides_preset_and_accepts_dashes():
     assert config.train.learning_rate == 1e-3
     assert config.train.output_dir == "x"
     assert config.model.lora_r == 4
-    assert config.model.model_name_or_path == "tiny"  # from the preset
+    assert config.model.model_name_or_path == "tiny-bn"  # from the preset
 
 
 @pytest.mark.parametrize(
