@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +18,7 @@ from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from bempathy import prompts, tiny
+from bempathy.text import bengali_share
 
 REPO = Path(__file__).resolve().parent.parent
 ASSISTANT_HEADER = "<|start_header_id|>assistant<|end_header_id|>\n\n"
@@ -31,6 +34,10 @@ ROWS = [
         "That sounds exhausting. You don't deserve that.",
     ),
 ]
+
+
+# The real recipe's code path in a fraction of a second, for tests of caching and determinism.
+QUICK_RECIPE = dataclasses.replace(tiny.PRETRAIN_RECIPE, steps=4, warmup_steps=2, batch_size=2, block_size=64)
 
 
 def write_sample(directory: Path, rows=ROWS) -> Path:
@@ -174,10 +181,121 @@ def test_cache_is_reused_and_keyed_on_data(tmp_path, data_dir, monkeypatch):
 
 def test_resolve_model_name(tmp_path, data_dir, monkeypatch):
     monkeypatch.setattr(tiny, "SAMPLE_DIR", data_dir)
+    monkeypatch.setattr(tiny, "PRETRAIN_RECIPE", QUICK_RECIPE)
     resolved = tiny.resolve_model_name(tiny.TINY_MODEL_NAME, cache_dir=tmp_path)
     assert Path(resolved) == tiny.tiny_model_dir(tmp_path) and Path(resolved, "config.json").is_file()
+    pretrained = tiny.resolve_model_name(tiny.TINY_BN_MODEL_NAME, cache_dir=tmp_path)
+    assert Path(pretrained) == tiny.tiny_model_dir(tmp_path, pretrained=True) and pretrained != resolved
+    assert Path(pretrained, "config.json").is_file()
     name = "meta-llama/Llama-3.1-8B-Instruct"
     assert tiny.resolve_model_name(name, cache_dir=tmp_path) == name
+
+
+def test_the_preset_names_the_pretrained_demo_model():
+    preset = (REPO / "configs" / "tiny-cpu.yaml").read_text(encoding="utf-8")
+    assert f"\nmodel_name_or_path: {tiny.TINY_BN_MODEL_NAME}\n" in preset
+
+
+def test_pretrained_build_is_cached_deterministic_and_keyed_on_the_recipe(tmp_path, data_dir, model_dir, monkeypatch):
+    monkeypatch.setattr(tiny, "PRETRAIN_RECIPE", QUICK_RECIPE)
+    built = tiny.tiny_model_dir(tmp_path / "a", data_dir=data_dir, pretrained=True)
+    again = tiny.tiny_model_dir(tmp_path / "b", data_dir=data_dir, pretrained=True)
+    assert built.name == again.name and built.name.startswith(f"{tiny.TINY_BN_MODEL_NAME}-llama31-")
+    assert (built / "tokenizer.json").read_bytes() == (model_dir / "tokenizer.json").read_bytes()
+    first, second = load_file(built / "model.safetensors"), load_file(again / "model.safetensors")
+    assert all(torch.equal(first[k], second[k]) for k in first)  # same machine, same seed: same weights
+    untrained = load_file(model_dir / "model.safetensors")
+    assert first.keys() == untrained.keys() and not torch.equal(first["lm_head.weight"], untrained["lm_head.weight"])
+    marker = json.loads((built / tiny.MARKER_FILE).read_text(encoding="utf-8"))
+    assert marker["name"] == tiny.TINY_BN_MODEL_NAME and marker["version"] == tiny.TINY_VERSION
+    assert {k: marker["pretraining"][k] for k in dataclasses.asdict(QUICK_RECIPE)} == dataclasses.asdict(QUICK_RECIPE)
+    assert f"pre-trained for {QUICK_RECIPE.steps} steps" in marker["description"]
+
+    def must_not_train(*args, **kwargs):
+        raise AssertionError("cached pretrained model was rebuilt")
+
+    monkeypatch.setattr(tiny, "pretrain_tiny_model", must_not_train)
+    assert tiny.tiny_model_dir(tmp_path / "a", data_dir=data_dir, pretrained=True) == built
+    # Another recipe is another model; the random model's key ignores the recipe.
+    files = tiny._read_sample_csvs(data_dir)
+    keys = {
+        tiny._fingerprint(files),
+        tiny._fingerprint(files, QUICK_RECIPE),
+        tiny._fingerprint(files, dataclasses.replace(QUICK_RECIPE, seed=1)),
+        tiny._fingerprint(files, dataclasses.replace(QUICK_RECIPE, learning_rate=1e-3)),
+    }
+    assert len(keys) == 4
+
+
+def test_pretraining_text_is_the_questions_never_the_answers(data_dir, tokenizer):
+    files = tiny._read_sample_csvs(data_dir)
+    documents = tiny._pretraining_documents(tokenizer, files, system_prompt_every=4)
+    text = tokenizer.decode([t for ids, _ in documents for t in ids])
+    trained = tokenizer.decode([t for _, labels in documents for t in labels if t != -100])
+    for _, title, question, answer in ROWS:
+        assert question in trained and (not title or f"{title}\n\n{question}" in trained)
+        assert answer.split("\n")[0] not in text
+    # The system prompt opens some conversations as context, and is never a training target.
+    assert 0 < text.count(prompts.SYSTEM_PROMPT) < len(documents)
+    assert prompts.SYSTEM_PROMPT[:20] not in trained
+    assert all(len(ids) == len(labels) and ids[0] == tokenizer.bos_token_id for ids, labels in documents)
+    assert all(lab in (-100, t) for ids, labels in documents for t, lab in zip(ids, labels, strict=True))
+
+
+def test_is_tiny_model(tmp_path, model_dir):
+    assert tiny.is_tiny_model(tiny.TINY_MODEL_NAME) and tiny.is_tiny_model(tiny.TINY_BN_MODEL_NAME)
+    assert tiny.is_tiny_model(model_dir) and tiny.is_tiny_model(str(model_dir))
+    marker = json.loads((model_dir / tiny.MARKER_FILE).read_text(encoding="utf-8"))
+    assert marker["name"] == tiny.TINY_MODEL_NAME and "random" in marker["description"]
+    for other in ("meta-llama/Llama-3.1-8B-Instruct", "unsloth/Meta-Llama-3.1-8B-Instruct-bnb-4bit", "", "x" * 5000):
+        assert not tiny.is_tiny_model(other)
+    assert not tiny.is_tiny_model(tmp_path / "missing")
+    other_model = tmp_path / "some-llama"
+    other_model.mkdir()
+    (other_model / "config.json").write_text("{}")
+    assert not tiny.is_tiny_model(other_model)
+    legacy = tmp_path / "tiny-llama31-0123456789ab"  # built before the marker file existed
+    legacy.mkdir()
+    (legacy / "config.json").write_text("{}")
+    assert tiny.is_tiny_model(legacy)
+
+
+def _greedy_ids(model, tokenizer, question: str, n_tokens: int = 40) -> list[int]:
+    batch = tokenizer.apply_chat_template(
+        [prompts.chat_messages(question)], add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
+    with torch.no_grad():  # min_new_tokens: always 40 tokens to judge, even where the model would stop
+        out = model.generate(**batch, max_new_tokens=n_tokens, min_new_tokens=n_tokens, do_sample=False)
+    return out[0, batch["input_ids"].shape[1] :].tolist()
+
+
+@pytest.mark.slow
+def test_pretrained_base_writes_bengali_rather_than_one_token_repeated():
+    """The demo's base (the real recipe, on data/sample; built once per test session, in $BEMPATHY_CACHE)."""
+    if not any(tiny.SAMPLE_DIR.glob("*.csv")):
+        pytest.skip("data/sample has no CSV yet")
+    built = tiny.tiny_model_dir(pretrained=True)
+    marker = json.loads((built / tiny.MARKER_FILE).read_text(encoding="utf-8"))
+    assert marker["pretraining"]["final_loss"] < marker["pretraining"]["first_loss"] / 2
+    tokenizer, model = AutoTokenizer.from_pretrained(built), AutoModelForCausalLM.from_pretrained(built)
+    untrained = AutoModelForCausalLM.from_pretrained(tiny.tiny_model_dir())
+    questions = ["আমার খুব একা লাগে, কেউ আমার কথা শোনে না।", "পরীক্ষার আগে রাতে ঘুম আসে না, খুব দুশ্চিন্তা হয়।"]
+    with open(tiny.SAMPLE_DIR / "dialogues.csv", encoding="utf-8") as handle:
+        questions.append(next(csv.DictReader(handle))["Questions"])
+    for question in questions:
+        ids = _greedy_ids(model, tokenizer, question)
+        text = tokenizer.decode(ids, skip_special_tokens=True)
+        assert bengali_share(text) > 0.9, text
+        assert len(set(ids)) >= 15 and max(ids.count(t) for t in ids) <= 10, text
+        # What the issue was about: the random model's "answer" is a token or two, repeated.
+        assert len(set(_greedy_ids(untrained, tokenizer, question))) < len(set(ids))
+
+
+def test_demo_model_note_describes_the_demo_model(model):
+    note = tiny.DEMO_MODEL_NOTE
+    assert note.endswith(".") and ". " not in note  # one sentence
+    assert f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f}M-parameter" in note
+    assert f"{tiny.PRETRAIN_RECIPE.steps} steps" in note and "question" in note and "answer" in note
 
 
 def test_builds_from_the_shipped_sample_data(tmp_path):
