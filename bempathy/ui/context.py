@@ -50,8 +50,8 @@ class AppContext:
         lines = []
         if self.plan.notice:
             lines.append(self.plan.notice)
-        if self.chat is not None and self.chat.demo:
-            from bempathy import tiny
+        if self.chat is not None and self.chat.demo and self.plan.source != "demo":
+            from bempathy.tiny import DEMO_MODEL_NOTE  # describes tiny-bn, the model demo.py trains on
 
-            lines.append(getattr(tiny, "DEMO_MODEL_NOTE", "This is the tiny demo model, not LLaMA 3.1-8B."))
+            lines.append(DEMO_MODEL_NOTE)
         return " ".join(lines)
