@@ -20,6 +20,7 @@ from typing import Any
 
 from bempathy import metrics as text_metrics
 from bempathy.generation import ChatModel, DecodingSettings
+from bempathy.lm_head import LOGITS_CHUNK_BYTES, body_and_head, vocab_size
 from bempathy.store import Store, utc_now
 
 BREAKDOWN_METRICS = ("chrf", "rougeL", "bengali_share")
@@ -168,44 +169,6 @@ class Evaluator:
         )
 
 
-# fp32 logits per LM-head chunk: 64 MiB is ~130 positions of a 128,256-token vocabulary.
-LOGITS_CHUNK_BYTES = 64 * 2**20
-# Config fields that make a causal LM's logits more than lm_head(last hidden state).
-_LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "output_multiplier", "logits_scaling")
-
-
-def _body_and_head(model: Any) -> tuple[Any, Any] | None:
-    """(decoder body, LM head) when the model's logits are exactly ``head(body(...).last_hidden_state)``.
-
-    Works through PEFT wrappers (LoRA layers live inside the body, an adapted or saved ``lm_head`` is the head, and
-    ``disable_adapter``/``set_adapter`` act on both). None for anything else, which is then scored from its own
-    ``forward`` logits.
-    """
-    get_body, get_head = getattr(model, "get_decoder", None), getattr(model, "get_output_embeddings", None)
-    if not callable(get_body) or not callable(get_head):
-        return None
-    try:
-        body, head = get_body(), get_head()
-    except (AttributeError, NotImplementedError, TypeError, ValueError):
-        return None
-    if body is None or head is None or body is model:
-        return None
-    config = getattr(model, "config", None)
-    text = config.get_text_config() if hasattr(config, "get_text_config") else config
-    if any(getattr(text, name, None) not in (None, 1, 1.0) for name in _LOGIT_TRANSFORMS):
-        return None
-    return body, head
-
-
-def _vocab_size(model: Any, head: Any) -> int:
-    out = getattr(head, "out_features", None) or getattr(getattr(head, "weight", None), "shape", [None])[0]
-    if out:
-        return int(out)
-    config = getattr(model, "config", None)
-    text = config.get_text_config() if hasattr(config, "get_text_config") else config
-    return int(getattr(text, "vocab_size", 0) or 131072)
-
-
 def answer_token_nll(
     model: Any,
     encoded: Sequence[tuple[list[int], list[int]]],
@@ -226,7 +189,7 @@ def answer_token_nll(
     import torch
     import torch.nn.functional as F
 
-    split = _body_and_head(model)
+    split = body_and_head(model)
     order = sorted(encoded, key=lambda pair: len(pair[0]))  # the sum does not depend on the order
     total_nll, total_tokens = 0.0, 0
     device = model.device
@@ -256,7 +219,7 @@ def answer_token_nll(
             hidden = hidden.last_hidden_state if hasattr(hidden, "last_hidden_state") else hidden[0]
             rows, cols = (shifted != -100).nonzero(as_tuple=True)  # position t predicts token t + 1
             targets = shifted[rows, cols]
-            chunk = max(1, chunk_bytes // (4 * _vocab_size(model, head)))
+            chunk = max(1, chunk_bytes // (4 * vocab_size(model, head)))
             for begin in range(0, len(rows), chunk):
                 states = hidden[rows[begin : begin + chunk], cols[begin : begin + chunk]]
                 logits = head(states).float()

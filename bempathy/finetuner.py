@@ -287,7 +287,6 @@ class LLAMAFineTuner:
     def build_trainer(self):
         """The SFTTrainer for this run, with its callbacks; nothing trained yet (tests inspect it)."""
         from transformers import EarlyStoppingCallback
-        from trl import SFTTrainer
 
         check_gpu_processes(bool(self.config.train.use_cpu))
         self.strategy.check_export(self.config.run.export)
@@ -322,7 +321,7 @@ class LLAMAFineTuner:
         subset = validation_subset(val_rows, limit, seed)
         self.full_validation = _as_dataset(val_rows) if val_rows else None
         self.validation_examples = {"during_training": len(subset), "final": len(val_rows)}
-        trainer = SFTTrainer(
+        trainer = self.strategy.trainer_class()(
             model=loaded.model,
             args=args,
             train_dataset=_as_dataset(train_rows),

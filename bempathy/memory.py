@@ -14,7 +14,7 @@ change that would not fit the GPU it names fails a test on a CPU machine:
   plus one layer recomputed during backward with its gradients (~15 hidden-sized and ~7 MLP-sized values per token);
 - logits: TRL 1.15's fused LM head and Unsloth's chunked cross-entropy never hold batch x length x 128,256
   logits in training; bempathy's perplexity runs the head on answer positions in 64 MiB fp32 chunks
-  (:data:`bempathy.evaluation.LOGITS_CHUNK_BYTES`); generation needs last-token logits only;
+  (:data:`bempathy.lm_head.LOGITS_CHUNK_BYTES`); generation needs last-token logits only;
 - generation: the KV cache (2 x layers x 8 KV heads x 128 x 2 bytes = 128 KiB per token) for every row of a
   batch, left-padded to its longest prompt, plus the prefill's activations;
 - +10% for allocator fragmentation. The CUDA context (~0.4 GiB) is taken off the GPU's memory instead.
@@ -31,7 +31,7 @@ GIB = 2**30
 # The longest prepared example of the Kaggle corpus (answer-heavy multi-turn dialogues), in Llama 3 tokens.
 CORPUS_LONGEST_TOKENS = 4500
 FRAGMENTATION = 1.10
-PERPLEXITY_CHUNK_BYTES = 64 * 2**20  # bempathy.evaluation.LOGITS_CHUNK_BYTES (not imported: no torch here)
+PERPLEXITY_CHUNK_BYTES = 64 * 2**20  # bempathy.lm_head.LOGITS_CHUNK_BYTES (not imported: no torch here)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,20 @@ LLAMA31_SPECIAL_TOKENS: tuple[str, ...] = (
     PAD_TOKEN,
 )
 
+# The fixed prompt is in every training example and every chat turn, with no loss on it. The rules are written in
+# English because Bengali costs ~1.2 Llama 3 tokens per character: the earlier all-Bengali prompt (460 characters)
+# was 574 tokens, more than the median example (~144), so most training compute went to it. This one is 112 tokens
+# under the real Llama 3 tokenizer (`python bench/run.py --tokenizer ...` measures it) and keeps its rules: an
+# empathetic counsellor answering in Bengali, no medical or legal advice, help in a crisis (999, as the safety
+# layer's help block). It ends in Bengali so the model is asked for Bengali in Bengali too.
 SYSTEM_PROMPT = (
+    "You are an empathetic counsellor for Bengali speakers. Answer in warm, simple Bengali: listen, acknowledge "
+    "their feelings and suggest small, practical steps. Never give medical or legal advice; suggest a qualified "
+    "professional instead. If someone speaks of harming themselves or of being in danger, urge them to contact "
+    "someone close right now and to call 999. সবসময় সহজ বাংলায় উত্তর দিন।"
+)
+# The previous default, kept so benchmarks can report the epoch time with the old and the new prompt.
+LONG_BENGALI_SYSTEM_PROMPT = (
     "আপনি একজন সহানুভূতিশীল বাংলাভাষী সহায়ক। মানুষ আপনাকে তাঁদের কষ্ট, দুশ্চিন্তা আর অনুভূতির কথা বলেন। "
     "মন দিয়ে শুনুন, তাঁদের অনুভূতিকে স্বীকৃতি দিন, নরম ও সম্মানজনক সহজ বাংলায় উত্তর দিন এবং "
     "ছোট ছোট বাস্তবসম্মত পরামর্শ দিন। আপনি চিকিৎসক বা আইনজীবী নন: চিকিৎসা বা আইনি পরামর্শ দেবেন না, "

@@ -119,6 +119,12 @@ class FineTuningStrategy(ABC):
     def load(self, max_seq_length: int) -> LoadedModel:
         """Base model (quantised where the strategy does that) and tokenizer, ready for SFTTrainer."""
 
+    def trainer_class(self) -> type:
+        """The SFTTrainer (sub)class to train with; looked up at call time, after the strategy's imports."""
+        from trl import SFTTrainer
+
+        return SFTTrainer
+
     def describe(self) -> dict[str, Any]:
         """What the experiment log records about how the model was trained."""
         return {
@@ -203,6 +209,12 @@ class PeftStrategy(FineTuningStrategy):
     def quantization(self) -> str:
         return "nf4-double-quant" if self.model_args.load_in_4bit and cuda_available() else "none"
 
+    def trainer_class(self) -> type:
+        """TRL's SFTTrainer with the LM head on answer positions only where TRL scores every position (CPU)."""
+        from bempathy.sft import BempathySFTTrainer
+
+        return BempathySFTTrainer
+
     def load(self, max_seq_length: int) -> LoadedModel:
         import torch
         from transformers import AutoModelForCausalLM
@@ -246,6 +258,12 @@ class UnslothStrategy(FineTuningStrategy):
 
     def quantization(self) -> str:
         return "nf4 (unsloth)" if self.model_args.load_in_4bit else "none"
+
+    def trainer_class(self) -> type:
+        """Whatever ``trl.SFTTrainer`` is once unsloth is imported (Unsloth patches it)."""
+        import trl
+
+        return trl.SFTTrainer
 
     def describe(self) -> dict[str, Any]:
         # Unsloth's own checkpointing replaces transformers' (whose flag is switched off in load()).

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from bempathy import boot, evaluation, finetuner, strategies
+from bempathy import boot, evaluation, finetuner, lm_head, strategies
 from bempathy import config as config_module
 from bempathy.config import parse_config
 from bempathy.data import DatasetProcessor, load_split, write_prepared
@@ -176,7 +176,7 @@ def short_examples(vocab: int, lengths=(7, 40, 19, 64, 3, 33)):
 def test_chunked_perplexity_equals_the_full_logits_computation_on_short_examples():
     model = tiny_llama()
     encoded = short_examples(1000)
-    assert evaluation._body_and_head(model) is not None  # the chunked path is the one tested
+    assert lm_head.body_and_head(model) is not None  # the chunked path is the one tested
     tokens = sum(sum(t != -100 for t in labels[1:]) for _, labels in encoded)
     for batch_size in (1, 2, 4):
         expected = full_logits_nll(model, encoded, 0, batch_size)
@@ -196,7 +196,7 @@ def test_chunked_perplexity_follows_the_adapter_state_of_a_peft_model():
         head = model.base_model.model.lm_head.modules_to_save["default"]
         head.weight.add_(torch.randn_like(head.weight) * 0.3)
     encoded = short_examples(1000)
-    assert evaluation._body_and_head(model) is not None
+    assert lm_head.body_and_head(model) is not None
     tuned = evaluation.answer_token_nll(model, encoded, 0, 2)[0]
     assert tuned == pytest.approx(full_logits_nll(model, encoded, 0, 2), rel=1e-6)
     with model.disable_adapter():
