@@ -53,8 +53,8 @@ SAMPLE_FILES = ("counselling_family_health.csv", "counselling_work_study.csv", "
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 BATCH_SIZE = 16
 # Per mode: prompts for eval/compare, answer tokens, timed repeats, Compare-tab pairs, chat answer tokens and turns.
-QUICK = {"prompts": 16, "max_new_tokens": 32, "repeats": 1, "app_pairs": 3, "chat_new_tokens": 64, "chat_repeats": 3}
-FULL = {"prompts": 32, "max_new_tokens": 64, "repeats": 3, "app_pairs": 8, "chat_new_tokens": 256, "chat_repeats": 5}
+QUICK = {"prompts": 16, "max_new_tokens": 32, "repeats": 1, "app_pairs": 6, "chat_new_tokens": 64, "chat_repeats": 3}
+FULL = {"prompts": 32, "max_new_tokens": 64, "repeats": 3, "app_pairs": 16, "chat_new_tokens": 256, "chat_repeats": 5}
 
 
 class BlockIds:
@@ -385,6 +385,10 @@ def measure_compare(
         "compare_app_two_calls_tokens_per_s": round(app_tokens / app_t, 1),
         "compare_speedup": round(app_t / app_m, 2),
         "compare_speedup_pairs": _pairs_range(app_ratios),
+        "compare_app_samples_s": {  # every timed pair, in order (a dict: bench/run.py's table leaves it out)
+            "mixed": [round(x, 4) for x in app_mixed_s],
+            "two_calls": [round(x, 4) for x in app_two_s],
+        },
         "compare_speedup_is": "app Compare tab: 1 prompt, stream_many of 2 rows vs 2 calls of 1 row",
         "compare_app_identical_pairs": app_ids_equal,
         "compare_app_identical_text_pairs": app_texts_equal,
@@ -479,6 +483,11 @@ def measure_chat(
         "chat_turn_s": _median_seconds(totals),
         "chat_stream_tokens_per_s": round(statistics.median(rates), 1),
         "chat_all_full_length": all(n == max_new_tokens for n in tokens),
+        "chat_samples_s": {  # every timed turn (a dict: bench/run.py's table leaves it out)
+            "first_token": [round(x, 4) for x in first_token],
+            "first_visible": [round(x, 4) for x in first_visible],
+            "turn": [round(x, 4) for x in totals],
+        },
     }
 
 

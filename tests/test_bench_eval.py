@@ -50,11 +50,13 @@ def test_eval_compare_and_chat_measure_the_same_work_on_both_sides():
     pairs = result["compare_app_pairs_timed"]
     assert result["compare_app_identical_pairs"] == result["compare_app_identical_text_pairs"] == pairs
     assert result["compare_app_base_differs_from_tuned"] == pairs  # the random adapter changes the answer
+    samples = result["compare_app_samples_s"]
+    assert len(samples["mixed"]) == len(samples["two_calls"]) == pairs and min(samples["mixed"]) > 0
     # Two prompts pad to the same width in both layouts, so the evaluation case must match row for row too.
     assert result["compare_eval_identical_base"] == result["compare_eval_identical_tuned"] == n
 
     assert 0 < result["chat_first_token_s"] <= result["chat_first_visible_s"] <= result["chat_turn_s"]
     assert result["chat_stream_tokens_per_s"] > 0
     assert result["chat_all_full_length"] is True
-    assert result["chat_turns_timed"] == TINY["chat_repeats"]
+    assert result["chat_turns_timed"] == TINY["chat_repeats"] == len(result["chat_samples_s"]["first_token"])
     assert "model side" in result["chat_first_token_is"] and "80" in result["chat_first_visible_is"]
