@@ -37,12 +37,6 @@ def conversation_lengths(n: int, seed: int = 0) -> list[int]:
     return lengths[:n]
 
 
-def percentile(values: list[int], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))
-    return float(ordered[index])
-
-
 def _template_pieces(tokenizer: Any, system_prompt: str | None) -> tuple[list[int], list[int], list[int], list[int]]:
     """Token ids of: the start (bos + system turn, or bos alone), the user header, the end of the user turn
     plus the assistant header, and the end of the answer (``<|eot_id|>``), from our chat template."""

