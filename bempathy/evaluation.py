@@ -75,10 +75,10 @@ class Evaluator:
         Memory stays bounded at any length: see :func:`answer_token_nll`.
         """
         encoded = [answer_labels(self.chat.tokenizer, conv) for conv in conversations]
-        with self.chat.variant(variant) as model:
-            total_nll, total_tokens = answer_token_nll(
-                model, encoded, self.chat.tokenizer.pad_token_id, self.perplexity_batch_size
-            )
+        pad_id, batch_size = self.chat.tokenizer.pad_token_id, self.perplexity_batch_size
+        total_nll, total_tokens = self.chat.call(
+            variant, lambda model: answer_token_nll(model, encoded, pad_id, batch_size)
+        )
         if total_tokens == 0:
             raise ValueError("no answer tokens to score")
         return {"perplexity": math.exp(total_nll / total_tokens), "nll": total_nll, "tokens": total_tokens}

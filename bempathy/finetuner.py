@@ -257,6 +257,7 @@ class LLAMAFineTuner:
                 "splits": data_report.get("splits"),
                 "dropped": data_report.get("dropped"),
                 "token_lengths": data_report.get("token_lengths"),
+                "token_budget": data_report.get("token_budget"),  # the fixed system prompt's share of tokens
                 "training_length": longest,
                 # validation examples scored every eval_steps, and for the final val loss
                 "validation_examples": getattr(self, "validation_examples", None),

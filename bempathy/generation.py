@@ -1,9 +1,10 @@
 """ChatModel: one loaded model that answers as the base model, the fine-tuned one, or any loaded adapter.
 
 The LoRA adapters sit on top of the base weights, so evaluation and the app's Compare tab never hold two 8B
-models, and PEFT's mixed-adapter batches let one ``generate`` call answer as base and tuned at once (one forward
-pass per token serves both columns). Switching the active adapter flips shared state, so every use of the model
-holds :attr:`ChatModel.lock`.
+models, and mixed-variant batches (:mod:`bempathy.adapter_rows`) let one ``generate`` call answer as base and
+tuned at once (one forward pass per token serves both columns). Switching the active adapter flips shared state,
+so every use of the model holds :attr:`ChatModel.lock`, and all of it runs on the process's model thread
+(:mod:`bempathy.model_thread`: the CPU math library is only fast for small batches with one calling thread).
 
 Generation is batched with left padding and only the newly generated tokens are decoded (the prompt is
 never scored as if it were the answer). Decoding is greedy by default for reproducible evaluation;
@@ -15,20 +16,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from bempathy.adapter_rows import rows_as
+from bempathy.model_thread import model_thread
 from bempathy.streaming import BatchStreamer, Snapshot
 
 BASE = "base"
 TUNED = "tuned"
 VARIANTS = (BASE, TUNED)
-STREAM_THREAD = "bempathy-stream"
-# PEFT's name for "no adapter" in a mixed-adapter batch.
-PEFT_BASE = "__base__"
+T = TypeVar("T")
 
 
 @dataclass
@@ -59,9 +59,9 @@ class ChatModel:
     """A causal LM with zero or more LoRA adapters on the same base weights.
 
     Variants: ``base`` (adapters off) and one name per adapter (``tuned`` for a run's own adapter, an experiment id
-    for extra ones). A batch may mix variants row by row (PEFT's ``adapter_names``), so base and tuned answers of a
-    comparison or an evaluation come from one ``generate`` call. Adapter state is shared, so every use of the
-    model holds :attr:`lock`.
+    for extra ones). A batch may mix variants row by row (:func:`bempathy.adapter_rows.rows_as`), so base and tuned
+    answers of a comparison or an evaluation come from one ``generate`` call. Adapter state is shared, so every use
+    of the model holds :attr:`lock`. On a CPU the LM head gets its decoding shape (:func:`use_decode_head`).
     """
 
     def __init__(
@@ -74,7 +74,10 @@ class ChatModel:
         demo: bool = False,
         name: str = "",
     ) -> None:
+        from bempathy.lm_head import use_decode_head
+
         self.model = model.eval()
+        use_decode_head(self.model)
         self.tokenizer = tokenizer
         if adapters is None:
             adapters = {TUNED: getattr(model, "active_adapter", "default")} if has_adapter else {}
@@ -157,18 +160,15 @@ class ChatModel:
                 raise ValueError(f"no fine-tuned adapter is loaded (variants: {known})")
             raise ValueError(f"unknown variant {variant!r}; choose from {known}")
 
-    @contextmanager
-    def variant(self, name: str):
-        """The model answering as one variant (adapter off, or that adapter active), holding the lock."""
-        self._check(name)
-        with self.lock:
-            if name == BASE:
-                context = self.model.disable_adapter() if self.adapters else nullcontext()
-            else:
-                self.model.set_adapter(self.adapters[name])
-                context = nullcontext()
-            with context:
-                yield self.model
+    def call(self, variant: str, fn: Callable[[Any], T]) -> T:
+        """``fn(model)`` with the model answering as ``variant``, on the model thread, holding the lock."""
+        self._check(variant)
+
+        def task() -> T:
+            with self.lock, self._rows([variant]):
+                return fn(self.model)
+
+        return model_thread().run(task)
 
     def _encode(self, conversations: Sequence[list[dict[str, str]]]):
         self.tokenizer.padding_side = "left"
@@ -180,13 +180,11 @@ class ChatModel:
             return_dict=True,
         ).to(self.model.device)
 
-    def _row_kwargs(self, variants: Sequence[str]) -> dict[str, Any]:
-        """One adapter name per row when adapters are loaded: base and tuned rows share one forward pass."""
+    def _rows(self, variants: Sequence[str]):
+        """The model set up to answer row i as ``variants[i]`` (caller holds the lock); yields generate kwargs."""
         for variant in variants:
             self._check(variant)
-        if not self.adapters:
-            return {}
-        return {"adapter_names": [PEFT_BASE if v == BASE else self.adapters[v] for v in variants]}
+        return rows_as(self.model, [None if v == BASE else self.adapters[v] for v in variants])
 
     def _stop_ids(self) -> set[int]:
         eos = self.model.generation_config.eos_token_id
@@ -212,28 +210,46 @@ class ChatModel:
         per_row = [variant] * len(conversations) if isinstance(variant, str) else list(variant)
         if len(per_row) != len(conversations):
             raise ValueError("one variant per conversation")
+        for variant_name in set(per_row):
+            self._check(variant_name)
+
+        def task() -> list[Generation]:
+            with self.lock, torch.inference_mode():
+                if seed is not None:
+                    torch.manual_seed(seed)
+                return self._generate_batches(conversations, per_row, settings, batch_size, progress)
+
+        return model_thread().run(task)
+
+    def _generate_batches(
+        self,
+        conversations: Sequence[list[dict[str, str]]],
+        per_row: Sequence[str],
+        settings: DecodingSettings,
+        batch_size: int,
+        progress: Any | None,
+    ) -> list[Generation]:
         results: list[Generation] = []
-        with self.lock, torch.inference_mode():
-            if seed is not None:
-                torch.manual_seed(seed)
-            for start in range(0, len(conversations), batch_size):
-                batch = conversations[start : start + batch_size]
-                inputs = self._encode(batch)
-                began = time.perf_counter()
+        for start in range(0, len(conversations), batch_size):
+            batch = conversations[start : start + batch_size]
+            inputs = self._encode(batch)
+            began = time.perf_counter()
+            with self._rows(per_row[start : start + batch_size]) as row_kwargs:
                 output = self.model.generate(
                     **inputs,
                     **settings.generate_kwargs(),
-                    **self._row_kwargs(per_row[start : start + batch_size]),
+                    **row_kwargs,
                     pad_token_id=self.tokenizer.pad_token_id,
+                    use_cache=True,
                 )
-                latency = (time.perf_counter() - began) / len(batch)
-                new = output[:, inputs["input_ids"].shape[1] :]
-                for row in new:
-                    ids = [t for t in row.tolist() if t != self.tokenizer.pad_token_id]
-                    text = self.tokenizer.decode(ids, skip_special_tokens=True).strip()
-                    results.append(Generation(text=text, latency_s=latency, new_tokens=len(ids)))
-                if progress is not None:
-                    progress.update(len(batch))
+            latency = (time.perf_counter() - began) / len(batch)
+            new = output[:, inputs["input_ids"].shape[1] :]
+            for row in new:
+                ids = [t for t in row.tolist() if t != self.tokenizer.pad_token_id]
+                text = self.tokenizer.decode(ids, skip_special_tokens=True).strip()
+                results.append(Generation(text=text, latency_s=latency, new_tokens=len(ids)))
+            if progress is not None:
+                progress.update(len(batch))
         return results
 
     def stream_many(
@@ -246,11 +262,12 @@ class ChatModel:
     ) -> Iterator[Snapshot]:
         """Stream several rows of one ``generate`` call (Compare: base and tuned side by side).
 
-        The generating thread itself holds the lock (and the adapter state) from encoding to the end of
-        ``generate``: a generator's steps may run on different threads (Gradio hands each step to any worker
+        ``generate`` runs on the model thread, which itself holds the lock (and the adapter state) from encoding
+        to the end: a generator's steps may run on different threads (Gradio hands each step to any worker
         thread, and closes a cancelled one from its event loop), so the consumer must never own a lock across
-        ``yield``. If the consumer stops early (a closed tab, the Stop button), the worker is told to stop at
-        its next token and joined, so the model is released before this generator finishes.
+        ``yield``. If the consumer stops early (a closed tab, the Stop button), a call still waiting for the
+        model thread is cancelled, and a running one is told to stop at its next token and waited for, so the
+        model is released before this generator finishes.
         """
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList
@@ -266,17 +283,19 @@ class ChatModel:
             raise ValueError("one variant per conversation")
         settings = settings or DecodingSettings()
         stop = stop or threading.Event()
-        row_kwargs = self._row_kwargs(variants)  # refuses unknown variants here, before any thread starts
+        for variant in variants:  # unknown variants are refused here, before the model thread is asked
+            self._check(variant)
         streamer = BatchStreamer(self.tokenizer, len(conversations), self._stop_ids())
 
         def work() -> None:
             try:
-                with self.lock, torch.inference_mode():
+                with self.lock, torch.inference_mode(), self._rows(variants) as row_kwargs:
                     kwargs = {
                         **self._encode(conversations),
                         **settings.generate_kwargs(),
                         **row_kwargs,
                         "pad_token_id": self.tokenizer.pad_token_id,
+                        "use_cache": True,
                         "stopping_criteria": StoppingCriteriaList([StopWhenSet(stop)]),
                         "streamer": streamer,
                     }
@@ -286,13 +305,13 @@ class ChatModel:
             except BaseException as error:  # surfaced in the consumer thread
                 streamer.fail(error)
 
-        worker = threading.Thread(target=work, name=STREAM_THREAD, daemon=True)
-        worker.start()
+        task = model_thread().submit(work)
         try:
             yield from streamer.snapshots()
         finally:
             stop.set()
-            worker.join()
+            if not task.cancel():
+                task.result()
 
     def stream(
         self,

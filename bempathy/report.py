@@ -284,7 +284,31 @@ def data_section(data: dict) -> list[str]:
         _table(["split", "examples"], _pairs(data.get("splits"))),
         _table(["dropped because", "examples"], _pairs(data.get("dropped"))),
         _table(["token length", "tokens"], _pairs(data.get("token_lengths"))),
+        *_budget_table(data.get("token_budget")),
     ]
+
+
+def _budget_table(budget: dict | None) -> list[str]:
+    """Where the tokens go per split: the fixed system prompt (no loss on it) and the answers (the loss)."""
+    if not budget:
+        return []  # not measured (no tokenizer) or a run from before it was recorded
+
+    def cell(tokens: int | None, share: float | None) -> str:
+        return "—" if tokens is None or share is None else f"{tokens:,} ({100 * share:.1f}%)"
+
+    rows = [
+        [
+            name,
+            f"{part['tokens']:,}",
+            cell(part["prompt_tokens"], part["prompt_share"]),
+            cell(part["answer_tokens"], part["answer_share"]),
+        ]
+        for name, part in budget.items()
+        if isinstance(part, dict)
+    ]
+    prompt = budget.get("system_prompt_tokens")
+    table = _table(["split", "tokens", "system prompt", "answers (loss)"], rows)
+    return [f"System prompt: {prompt} tokens in every example.", table] if prompt is not None else [table]
 
 
 def _training_section(experiment: dict) -> list[str]:

@@ -306,8 +306,8 @@ def measure_compare(
 ) -> dict[str, Any]:
     """Base + tuned answers as one mixed-adapter batch vs two passes, for the app's Compare and for evaluation.
 
-    Why: PEFT's ``adapter_names`` lets one forward pass serve both variants; this measures what that buys where
-    each is used. ``compare_speedup`` (the headline) is the app's case: one prompt streamed through
+    Why: one mixed-variant batch (bempathy.adapter_rows) serves both variants in one forward pass; this measures
+    what that buys where each is used. ``compare_speedup`` (the headline) is the app's case: one prompt streamed through
     ``stream_many`` as one call of 2 rows vs 2 calls of 1 row (base, then tuned), median over ``app_pairs``
     prompts. ``compare_eval_speedup`` is evaluation's: ``batch_size`` prompts at a time through
     ``ChatModel.generate``, rows laid out like ``Evaluator.evaluate`` (each prompt's base and tuned rows side by

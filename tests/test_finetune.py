@@ -154,6 +154,8 @@ def test_tiny_training_learns_logs_and_saves_a_loadable_adapter(tmp_path):
     assert record["data"]["training_length"] == max(
         json.loads(line)["n_tokens"] for s in ("train", "val") for line in (tmp_path / "run/data" / f"{s}.jsonl").open()
     )
+    report = json.loads((tmp_path / "run/data_report.json").read_text(encoding="utf-8"))
+    assert record["data"]["token_budget"] == report["token_budget"] and report["token_budget"]["system_prompt_tokens"]
     train_losses = [e["loss"] for e in record["loss_history"] if "loss" in e]
     val_losses = [e["eval_loss"] for e in record["loss_history"] if "eval_loss" in e]
     assert len(train_losses) >= 3 and train_losses[-1] < train_losses[0] - 0.5

@@ -216,3 +216,17 @@ def test_report_from_logs_end_to_end(experiment: dict, tmp_path: Path, capsys: p
     assert not (tmp_path / "x" / "report.md").exists()
     with pytest.raises(ValueError, match="no experiment nope"):
         report_from_logs("nope", tmp_path / "x", str(logs))
+
+
+def test_data_section_shows_where_the_tokens_go() -> None:
+    from bempathy.report import data_section
+
+    part = {"tokens": 10_000, "prompt_tokens": 3_000, "answer_tokens": 5_000, "prompt_share": 0.3, "answer_share": 0.5}
+    budget = {"system_prompt_tokens": 117, "train": part, "all": {**part, "tokens": 12_000, "prompt_share": 0.25}}
+    text = "\n".join(data_section({"token_budget": budget}))
+    assert "System prompt: 117 tokens in every example." in text
+    assert "| train | 10,000 | 3,000 (30.0%) | 5,000 (50.0%) |" in text
+    assert "| all | 12,000 | 3,000 (25.0%) | 5,000 (50.0%) |" in text
+    unknown = {"system_prompt_tokens": None, "all": {**part, "prompt_tokens": None, "prompt_share": None}}
+    assert "| all | 10,000 | — | 5,000 (50.0%) |" in "\n".join(data_section({"token_budget": unknown}))
+    assert "system prompt" not in "\n".join(data_section({}))  # runs from before it was recorded

@@ -1,0 +1,103 @@
+"""Rows of one batch answering as different variants (the base model or a LoRA adapter), as cheaply as possible.
+
+Why: the Compare tab and evaluation put the base and tuned rows of the same prompts into one ``generate`` call,
+so one forward pass per token serves both. PEFT's general way (``adapter_names``) registers a hook on every LoRA
+layer, splits each layer's input into per-adapter sub-batches and scatters the results back, at every decoding
+step. For the case that matters here, the base model and one plain LoRA adapter, the same answer comes from
+running that adapter on every row with its scale set to 0 on the base rows: ``base(x) + 0 * B(A(x))`` is
+``base(x)``. A batch of one variant needs neither: the adapter is switched on (``set_adapter``) or off
+(``disable_adapter``). Anything else (two adapters in one batch, DoRA, saved modules, another architecture) keeps
+PEFT's ``adapter_names``.
+
+Adapter state is shared by every user of the model: callers hold the model's lock for the whole ``with`` block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+# PEFT's name for "no adapter" in a mixed-adapter batch.
+PEFT_BASE = "__base__"
+# Architectures whose LoRA-wrapped projections always see [batch, sequence, features] inputs during generate, so a
+# per-row scale of shape [batch, 1, 1] broadcasts onto exactly its row.
+_ROW_SCALED_MODEL_TYPES = frozenset({"llama"})
+# peft.tuners.lora layer classes whose forward is ``result + lora_B(lora_A(dropout(x))) * scaling[adapter]``.
+_PLAIN_LORA_CLASSES = frozenset({"Linear", "Linear4bit", "Linear8bitLt"})
+
+
+def _tuner_layers(model: Any) -> list[Any]:
+    from peft.tuners.tuners_utils import BaseTunerLayer
+    from peft.utils.other import AuxiliaryTrainingWrapper
+
+    return [m for m in model.modules() if isinstance(m, BaseTunerLayer | AuxiliaryTrainingWrapper)]
+
+
+def row_scalable_layers(model: Any, adapter: str) -> list[Any] | None:
+    """The LoRA layers carrying ``adapter`` when a per-row scale reproduces PEFT's mixed batch exactly, else None."""
+    config = getattr(getattr(model, "get_base_model", lambda: model)(), "config", None)
+    if getattr(config, "model_type", None) not in _ROW_SCALED_MODEL_TYPES:
+        return None
+    layers = []
+    for layer in _tuner_layers(model):
+        plain = (
+            type(layer).__module__.startswith("peft.tuners.lora")
+            and type(layer).__name__ in _PLAIN_LORA_CLASSES
+            and not getattr(layer, "lora_variant", {})
+            and not getattr(layer, "lora_embedding_A", {})
+        )
+        if not plain:
+            return None  # DoRA, embeddings, saved modules, trainable tokens, other tuners: PEFT's way
+        if adapter in layer.lora_A:
+            layers.append(layer)
+    return layers or None
+
+
+@contextmanager
+def _scaled_rows(layers: Sequence[Any], adapter: str, on: Sequence[bool]) -> Iterator[None]:
+    import torch
+
+    saved: list[tuple[Any, Any]] = []
+    try:
+        for layer in layers:
+            scale = layer.scaling[adapter]
+            weight = layer.lora_B[adapter].weight
+            rows = torch.tensor(on, dtype=weight.dtype, device=weight.device).view(-1, 1, 1)
+            saved.append((layer, scale))
+            layer.scaling[adapter] = rows * scale
+        yield
+    finally:
+        for layer, scale in saved:
+            layer.scaling[adapter] = scale
+
+
+@contextmanager
+def rows_as(model: Any, adapter_per_row: Sequence[str | None]) -> Iterator[dict[str, Any]]:
+    """Set ``model`` up so that row i answers with adapter ``adapter_per_row[i]`` (None: the base model).
+
+    Yields the extra ``generate``/``forward`` keyword arguments the rows need (``{}`` or PEFT's
+    ``adapter_names``). ``model`` is a ``PeftModel``, or a plain model when every row is None.
+    """
+    names = set(adapter_per_row)
+    if not hasattr(model, "disable_adapter"):
+        if names - {None}:
+            raise ValueError("this model has no adapters; every row must be the base model")
+        yield {}
+        return
+    if names == {None}:
+        with model.disable_adapter():
+            yield {}
+        return
+    if len(names) == 1:  # one adapter on every row
+        model.set_adapter(next(iter(names)))
+        yield {}
+        return
+    adapters = sorted(names - {None})
+    layers = row_scalable_layers(model, adapters[0]) if len(adapters) == 1 else None
+    if layers is None:
+        yield {"adapter_names": [PEFT_BASE if a is None else a for a in adapter_per_row]}
+        return
+    model.set_adapter(adapters[0])
+    with _scaled_rows(layers, adapters[0], [a is not None for a in adapter_per_row]):
+        yield {}

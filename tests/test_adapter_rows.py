@@ -1,0 +1,156 @@
+"""Faster decoding paths must give what the general ones give: per-row LoRA scaling, the CPU decode head, one thread."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import torch
+from peft import LoraConfig, get_peft_model
+from transformers import AutoModelForCausalLM
+
+from bempathy.adapter_rows import PEFT_BASE, row_scalable_layers, rows_as
+from bempathy.generation import ChatModel, DecodingSettings
+from bempathy.lm_head import DECODE_HEAD_ROWS, use_decode_head
+from bempathy.model_thread import ModelThread, model_thread
+from bempathy.prompts import chat_messages
+from bempathy.runs import load_tokenizer
+
+PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+PROMPTS = ["আমার খুব একা লাগে।", "পরীক্ষার আগে ভয় লাগছে, কী করব?"]
+
+
+def _peft(tiny_dir, seed: int = 3, **lora):
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32).eval()
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=PROJECTIONS, init_lora_weights=False, **lora)
+    return get_peft_model(model, config).eval()
+
+
+def _batch(tiny_dir):
+    tokenizer = load_tokenizer(str(tiny_dir))
+    tokenizer.padding_side = "left"
+    convs = [chat_messages(p)[:2] for p in PROMPTS]
+    enc = tokenizer.apply_chat_template(
+        convs, add_generation_prompt=True, padding=True, return_tensors="pt", return_dict=True
+    )
+    return tokenizer, enc
+
+
+def _logits(model, enc, rows):
+    with torch.inference_mode(), rows_as(model, rows) as kwargs:
+        return model(**enc, **kwargs).logits
+
+
+def test_per_row_scaling_gives_each_row_its_own_variant_and_restores_the_scales(tiny_dir):
+    model = _peft(tiny_dir)
+    _, enc = _batch(tiny_dir)
+    layers = row_scalable_layers(model, "default")
+    assert layers is not None and len(layers) == 7 * model.config.num_hidden_layers
+    scales = [layer.scaling["default"] for layer in layers]
+    mixed = _logits(model, enc, [None, "default"])
+    base = _logits(model, enc, [None, None])
+    tuned = _logits(model, enc, ["default", "default"])
+    peft_mixed = _logits(model, enc, ["default", None])  # the other order: still ours; check against PEFT's own
+    with torch.inference_mode():
+        reference = model(**enc, adapter_names=[PEFT_BASE, "default"]).logits
+    torch.testing.assert_close(mixed[0], base[0], rtol=0, atol=1e-5)
+    torch.testing.assert_close(mixed[1], tuned[1], rtol=0, atol=1e-5)
+    torch.testing.assert_close(mixed, reference, rtol=0, atol=1e-5)
+    torch.testing.assert_close(peft_mixed[0], tuned[0], rtol=0, atol=1e-5)
+    assert (mixed[0] - mixed[1]).abs().max() > 1e-3  # the adapter really changes the answer
+    assert [layer.scaling["default"] for layer in layers] == scales and all(isinstance(s, float) for s in scales)
+
+
+def test_scales_are_restored_when_the_forward_pass_fails(tiny_dir):
+    model = _peft(tiny_dir)
+    layers = row_scalable_layers(model, "default")
+    with pytest.raises(RuntimeError, match="boom"), rows_as(model, [None, "default"]):
+        assert torch.is_tensor(layers[0].scaling["default"])
+        raise RuntimeError("boom")
+    assert all(layer.scaling["default"] == 2.0 for layer in layers)
+
+
+def test_what_per_row_scaling_cannot_reproduce_goes_through_peft(tiny_dir):
+    saved_head = _peft(tiny_dir, modules_to_save=["lm_head"])
+    assert row_scalable_layers(saved_head, "default") is None
+    with rows_as(saved_head, [None, "default"]) as kwargs:
+        assert kwargs == {"adapter_names": [PEFT_BASE, "default"]}
+    dora = _peft(tiny_dir, use_dora=True)
+    assert row_scalable_layers(dora, "default") is None
+    two = _peft(tiny_dir)
+    two.add_adapter("other", LoraConfig(r=4, lora_alpha=8, target_modules=PROJECTIONS, init_lora_weights=False))
+    with rows_as(two, [None, "default", "other"]) as kwargs:
+        assert kwargs == {"adapter_names": [PEFT_BASE, "default", "other"]}
+    with rows_as(two, ["other", "other"]) as kwargs:  # one variant: a plain switch, no per-row machinery
+        assert kwargs == {} and two.active_adapter == "other"
+    with rows_as(two, [None]) as kwargs:
+        assert kwargs == {} and all(layer.disable_adapters for layer in row_scalable_layers(two, "default"))
+    plain = AutoModelForCausalLM.from_pretrained(tiny_dir)
+    with rows_as(plain, [None, None]) as kwargs:
+        assert kwargs == {}
+    with pytest.raises(ValueError, match="no adapters"), rows_as(plain, [None, "default"]):
+        pass
+
+
+def test_chat_model_mixed_batch_uses_per_row_scaling_and_matches_one_variant_at_a_time(tiny_dir, tmp_path):
+    model = _peft(tiny_dir)
+    model.save_pretrained(tmp_path / "adapter")
+    load_tokenizer(str(tiny_dir)).save_pretrained(tmp_path / "adapter")
+    chat = ChatModel.load(str(tiny_dir), tmp_path / "adapter")
+    convs = [chat_messages(p)[:2] for p in PROMPTS]
+    settings = DecodingSettings(max_new_tokens=16)
+    seen = []
+    original = chat.model.generate
+
+    def spy(*args, **kwargs):
+        seen.append(
+            ("adapter_names" in kwargs, torch.is_tensor(row_scalable_layers(chat.model, "tuned")[0].scaling["tuned"]))
+        )
+        return original(*args, **kwargs)
+
+    chat.model.generate = spy
+    mixed = chat.generate([c for c in convs for _ in (0, 1)], ["base", "tuned"] * len(convs), settings, 4)
+    base = chat.generate(convs, "base", settings, 1)
+    tuned = chat.generate(convs, "tuned", settings, 1)
+    assert seen[0] == (False, True)  # one call, our per-row scales, no PEFT hooks
+    assert all(s == (False, False) for s in seen[1:])  # single-variant calls: a plain switch
+    assert [g.text for g in mixed[0::2]] == [g.text for g in base]
+    assert [g.text for g in mixed[1::2]] == [g.text for g in tuned]
+    assert [g.text for g in base] != [g.text for g in tuned]
+
+
+def test_decode_head_equals_the_linear_head_and_keeps_the_state_dict(tiny_dir):
+    model = AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32).eval()
+    keys = list(model.state_dict())
+    head = model.get_output_embeddings()
+    reference = torch.nn.Linear(head.in_features, head.out_features, bias=False)
+    reference.weight = head.weight
+    assert use_decode_head(model) and type(head).__name__ == "DecodeLinear"
+    assert list(model.state_dict()) == keys and model.get_output_embeddings().weight is reference.weight
+    for shape in [(1, 1), (2, 1), (3, 1), (5, 2), (max(DECODE_HEAD_ROWS), 1), (max(DECODE_HEAD_ROWS) + 1, 1), (2, 9)]:
+        x = torch.randn(*shape, head.in_features)
+        with torch.inference_mode():
+            torch.testing.assert_close(head(x), reference(x), rtol=1e-5, atol=1e-5)
+    x = torch.randn(2, 1, head.in_features, requires_grad=True)
+    head(x).sum().backward()  # with gradients it is nn.Linear's own forward
+    assert x.grad is not None and x.grad.shape == x.shape
+    assert not use_decode_head(_peft(tiny_dir, modules_to_save=["lm_head"]))  # a wrapped head is left alone
+
+
+def test_model_thread_runs_tasks_on_one_thread_in_order_and_raises_their_errors():
+    worker = ModelThread("test-model-thread")
+    names, order = [], []
+    gate = threading.Event()
+    first = worker.submit(lambda: (gate.wait(5), order.append(1)))
+    second = worker.submit(lambda: order.append(2))
+    third = worker.submit(lambda: order.append(3))
+    assert third.cancel()  # still queued: cancelled, never run
+    gate.set()
+    first.result(5), second.result(5)
+    assert order == [1, 2]
+    assert worker.run(lambda: worker.run(lambda: names.append(threading.current_thread().name)) or 7) == 7
+    assert names == ["test-model-thread"]  # the nested task ran inline on the same thread
+    with pytest.raises(ZeroDivisionError):
+        worker.run(lambda: 1 / 0)
+    assert model_thread() is model_thread() and model_thread()._thread.daemon
