@@ -20,8 +20,9 @@ from typing import Any
 
 # PEFT's name for "no adapter" in a mixed-adapter batch.
 PEFT_BASE = "__base__"
-# Architectures whose LoRA-wrapped projections always see [batch, sequence, features] inputs during generate, so a
-# per-row scale of shape [batch, 1, 1] broadcasts onto exactly its row.
+# Architectures whose LoRA-wrapped projections see [batch, sequence, features] inputs, so a per-row scale of shape
+# [batch, 1, 1] broadcasts onto exactly its row, as long as generate does not expand the batch (ChatModel asks for
+# one beam and one sequence per row).
 _ROW_SCALED_MODEL_TYPES = frozenset({"llama"})
 # peft.tuners.lora layer classes whose forward is ``result + lora_B(lora_A(dropout(x))) * scaling[adapter]``.
 _PLAIN_LORA_CLASSES = frozenset({"Linear", "Linear4bit", "Linear8bitLt"})
@@ -46,6 +47,7 @@ def row_scalable_layers(model: Any, adapter: str) -> list[Any] | None:
             and type(layer).__name__ in _PLAIN_LORA_CLASSES
             and not getattr(layer, "lora_variant", {})
             and not getattr(layer, "lora_embedding_A", {})
+            and not getattr(layer, "merged", False)  # merged weights would give the base rows the adapter
         )
         if not plain:
             return None  # DoRA, embeddings, saved modules, trainable tokens, other tuners: PEFT's way
@@ -63,9 +65,11 @@ def _scaled_rows(layers: Sequence[Any], adapter: str, on: Sequence[bool]) -> Ite
         for layer in layers:
             scale = layer.scaling[adapter]
             weight = layer.lora_B[adapter].weight
-            rows = torch.tensor(on, dtype=weight.dtype, device=weight.device).view(-1, 1, 1)
+            rows = torch.tensor(on, dtype=torch.float32, device=weight.device).view(-1, 1, 1) * scale
+            if rows.to(weight.dtype).float().equal(rows):  # exact in the adapter's dtype (2.0, 0.5, ...): keep it
+                rows = rows.to(weight.dtype)
             saved.append((layer, scale))
-            layer.scaling[adapter] = rows * scale
+            layer.scaling[adapter] = rows
         yield
     finally:
         for layer, scale in saved:
@@ -90,7 +94,7 @@ def rows_as(model: Any, adapter_per_row: Sequence[str | None]) -> Iterator[dict[
             yield {}
         return
     if len(names) == 1:  # one adapter on every row
-        model.set_adapter(next(iter(names)))
+        model.set_adapter(next(iter(names)), inference_mode=True)
         yield {}
         return
     adapters = sorted(names - {None})
@@ -98,6 +102,6 @@ def rows_as(model: Any, adapter_per_row: Sequence[str | None]) -> Iterator[dict[
     if layers is None:
         yield {"adapter_names": [PEFT_BASE if a is None else a for a in adapter_per_row]}
         return
-    model.set_adapter(adapters[0])
+    model.set_adapter(adapters[0], inference_mode=True)
     with _scaled_rows(layers, adapters[0], [a is not None for a in adapter_per_row]):
         yield {}

@@ -21,6 +21,7 @@ from typing import Any
 from bempathy import metrics as text_metrics
 from bempathy.generation import ChatModel, DecodingSettings
 from bempathy.lm_head import LOGITS_CHUNK_BYTES, body_and_head, vocab_size
+from bempathy.model_thread import model_thread
 from bempathy.store import Store, utc_now
 
 BREAKDOWN_METRICS = ("chrf", "rougeL", "bengali_share")
@@ -280,7 +281,8 @@ def run_evaluation(config) -> dict[str, Any] | None:
         bootstrap_resamples=config.eval.bootstrap_resamples,
         perplexity_batch_size=config.train.per_device_eval_batch_size,
     )
-    result = evaluator.evaluate(rows, experiment_id)
+    with model_thread().adopted():  # this thread may have just trained: keep the math on it (model_thread.py)
+        result = evaluator.evaluate(rows, experiment_id)
     store.experiments.update(experiment_id, {"metrics": result})
     report = report_from_logs(experiment_id, output_dir, config.run.logs_dir)
     print(f"\n{format_comparison(result)}\n\nReport: {report}\n")

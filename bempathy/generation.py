@@ -2,9 +2,10 @@
 
 The LoRA adapters sit on top of the base weights, so evaluation and the app's Compare tab never hold two 8B
 models, and mixed-variant batches (:mod:`bempathy.adapter_rows`) let one ``generate`` call answer as base and
-tuned at once (one forward pass per token serves both columns). Switching the active adapter flips shared state,
-so every use of the model holds :attr:`ChatModel.lock`, and all of it runs on the process's model thread
-(:mod:`bempathy.model_thread`: the CPU math library is only fast for small batches with one calling thread).
+tuned at once (one forward pass per token serves both columns). All use of the model runs on the process's model
+thread (:mod:`bempathy.model_thread`: the CPU math library is only fast for small batches with one calling
+thread), holding :attr:`ChatModel.lock` there, because switching the active adapter flips shared state. Callers
+never take that lock themselves: waiting for the model thread while holding it would deadlock.
 
 Generation is batched with left padding and only the newly generated tokens are decoded (the prompt is
 never scored as if it were the answer). Decoding is greedy by default for reproducible evaluation;
@@ -39,7 +40,14 @@ class DecodingSettings:
     top_p: float = 0.9
 
     def generate_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"max_new_tokens": self.max_new_tokens, "do_sample": self.do_sample}
+        # One sequence per row, whatever a model's generation_config says: the streamer and the per-row variants
+        # (bempathy.adapter_rows) both count on generate never expanding the batch.
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": self.max_new_tokens,
+            "do_sample": self.do_sample,
+            "num_beams": 1,
+            "num_return_sequences": 1,
+        }
         if self.do_sample:
             kwargs.update(temperature=self.temperature, top_p=self.top_p)
         return kwargs
@@ -168,7 +176,14 @@ class ChatModel:
             with self.lock, self._rows([variant]):
                 return fn(self.model)
 
-        return model_thread().run(task)
+        return self._model_thread().run(task)
+
+    def _model_thread(self):
+        """The model thread, refusing a caller that holds the lock (its task would wait for that caller)."""
+        worker = model_thread()
+        if not worker.is_current() and self.lock._is_owned():
+            raise RuntimeError("ChatModel.lock is held by this thread: release it before generating")
+        return worker
 
     def _encode(self, conversations: Sequence[list[dict[str, str]]]):
         self.tokenizer.padding_side = "left"
@@ -213,13 +228,21 @@ class ChatModel:
         for variant_name in set(per_row):
             self._check(variant_name)
 
+        stop = threading.Event()  # set when the caller stops waiting (Ctrl-C): the model thread stops too
+
         def task() -> list[Generation]:
             with self.lock, torch.inference_mode():
                 if seed is not None:
                     torch.manual_seed(seed)
-                return self._generate_batches(conversations, per_row, settings, batch_size, progress)
+                return self._generate_batches(conversations, per_row, settings, batch_size, progress, stop)
 
-        return model_thread().run(task)
+        future = self._model_thread().submit(task)
+        try:
+            return future.result()
+        except BaseException:
+            stop.set()
+            future.cancel()
+            raise
 
     def _generate_batches(
         self,
@@ -228,9 +251,14 @@ class ChatModel:
         settings: DecodingSettings,
         batch_size: int,
         progress: Any | None,
+        stop: threading.Event,
     ) -> list[Generation]:
+        from transformers import StoppingCriteriaList
+
         results: list[Generation] = []
         for start in range(0, len(conversations), batch_size):
+            if stop.is_set():
+                raise InterruptedError("generation stopped: the caller went away")
             batch = conversations[start : start + batch_size]
             inputs = self._encode(batch)
             began = time.perf_counter()
@@ -241,6 +269,7 @@ class ChatModel:
                     **row_kwargs,
                     pad_token_id=self.tokenizer.pad_token_id,
                     use_cache=True,
+                    stopping_criteria=StoppingCriteriaList([_stop_when_set(stop)]),
                 )
             latency = (time.perf_counter() - began) / len(batch)
             new = output[:, inputs["input_ids"].shape[1] :]
@@ -270,14 +299,7 @@ class ChatModel:
         model is released before this generator finishes.
         """
         import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList
-
-        class StopWhenSet(StoppingCriteria):
-            def __init__(self, event: threading.Event) -> None:
-                self.event = event
-
-            def __call__(self, input_ids, scores, **kwargs):
-                return torch.full((input_ids.shape[0],), self.event.is_set(), device=input_ids.device)
+        from transformers import StoppingCriteriaList
 
         if len(variants) != len(conversations):
             raise ValueError("one variant per conversation")
@@ -296,7 +318,7 @@ class ChatModel:
                         **row_kwargs,
                         "pad_token_id": self.tokenizer.pad_token_id,
                         "use_cache": True,
-                        "stopping_criteria": StoppingCriteriaList([StopWhenSet(stop)]),
+                        "stopping_criteria": StoppingCriteriaList([_stop_when_set(stop)]),
                         "streamer": streamer,
                     }
                     if seed is not None:
@@ -305,7 +327,7 @@ class ChatModel:
             except BaseException as error:  # surfaced in the consumer thread
                 streamer.fail(error)
 
-        task = model_thread().submit(work)
+        task = self._model_thread().submit(work)
         try:
             yield from streamer.snapshots()
         finally:
@@ -324,3 +346,15 @@ class ChatModel:
         """Yield one answer as it grows (the Chat tab)."""
         for snapshot in self.stream_many([conversation], [variant], settings, seed, stop):
             yield snapshot.texts[0]
+
+
+def _stop_when_set(event: threading.Event) -> Any:
+    """A stopping criterion that ends every row at the next token once ``event`` is set."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class StopWhenSet(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            return torch.full((input_ids.shape[0],), event.is_set(), device=input_ids.device)
+
+    return StopWhenSet()

@@ -64,7 +64,7 @@ def _decode_linear_class() -> type:
         """``nn.Linear`` that computes a few rows without gradients on a CPU as ``weight @ x.T``.
 
         Same parameters and state dict as the ``nn.Linear`` it replaces; anything else (a GPU, gradients, many
-        rows, one row) is ``nn.Linear``'s own forward. The result is a transposed view (no copy).
+        rows, one row) is ``nn.Linear``'s own forward. Without a bias the result is a transposed view (no copy).
         """
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -90,7 +90,10 @@ def use_decode_head(model: Any) -> bool:
     import torch
 
     get_head = getattr(model, "get_output_embeddings", None)
-    head = get_head() if callable(get_head) else None
+    try:
+        head = get_head() if callable(get_head) else None
+    except (AttributeError, NotImplementedError, TypeError, ValueError):
+        return False
     if type(head) is not torch.nn.Linear or head.weight.device.type != "cpu":
         return False
     head.__class__ = _decode_linear_class()

@@ -6,9 +6,10 @@ call went from 0.10-0.13 s to 0.36-0.48 s while two one-row calls barely moved, 
 no faster than two. Streaming has to generate off the consumer's thread anyway (Gradio steps a generator on any
 worker thread), so every generation and every scoring pass runs here, on one thread, and the state stays fast.
 
-The thread is a daemon: Ctrl-C ends the process without waiting for the batch in flight. Tasks run one at a
-time in submission order; a task that submits another runs it inline (no self-deadlock). After a fork the child
-starts its own thread.
+The thread is a daemon, so a process that ends does not wait for it; a caller that stops waiting (Ctrl-C in a
+notebook) tells its task to stop (``ChatModel.generate`` does, between tokens). Tasks run one at a time in
+submission order; a task that submits another runs it inline (no self-deadlock). A forked child starts its own
+thread on first use (forking in the middle of a generation is not supported: locks held then stay held).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -31,6 +33,7 @@ class ModelThread:
         self.name = name
         self._tasks: queue.SimpleQueue[tuple[Callable[[], Any], Future]] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._adopted: int | None = None
         self._thread.start()
 
     def _serve(self) -> None:
@@ -45,7 +48,24 @@ class ModelThread:
             del fn, future
 
     def is_current(self) -> bool:
-        return threading.current_thread() is self._thread
+        """True on the worker thread, and on a thread that has adopted the work (:meth:`adopted`)."""
+        return threading.current_thread() is self._thread or threading.get_ident() == self._adopted
+
+    @contextmanager
+    def adopted(self) -> Iterator[None]:
+        """Run this thread's tasks inline on this thread while the block lasts.
+
+        For a command-line stage that has already done its math on its own thread (train.py evaluating right
+        after training): handing the model to a second thread would be the slow state this module avoids.
+        Streaming from inside the block runs the whole generation before the first snapshot.
+        """
+        if self._adopted not in (None, threading.get_ident()):
+            raise RuntimeError("another thread has adopted the model work")
+        previous, self._adopted = self._adopted, threading.get_ident()
+        try:
+            yield
+        finally:
+            self._adopted = previous
 
     def submit(self, fn: Callable[[], T]) -> Future:
         """Queue ``fn``; its result or exception arrives on the returned future."""
@@ -68,6 +88,15 @@ class ModelThread:
 _shared: ModelThread | None = None
 _shared_pid: int | None = None
 _shared_lock = threading.Lock()
+
+
+def _forget_in_child() -> None:
+    global _shared, _shared_pid, _shared_lock
+    _shared, _shared_pid, _shared_lock = None, None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def model_thread() -> ModelThread:

@@ -51,13 +51,14 @@ def test_per_row_scaling_gives_each_row_its_own_variant_and_restores_the_scales(
     mixed = _logits(model, enc, [None, "default"])
     base = _logits(model, enc, [None, None])
     tuned = _logits(model, enc, ["default", "default"])
-    peft_mixed = _logits(model, enc, ["default", None])  # the other order: still ours; check against PEFT's own
+    swapped = _logits(model, enc, ["default", None])  # the rows the other way round
     with torch.inference_mode():
         reference = model(**enc, adapter_names=[PEFT_BASE, "default"]).logits
     torch.testing.assert_close(mixed[0], base[0], rtol=0, atol=1e-5)
     torch.testing.assert_close(mixed[1], tuned[1], rtol=0, atol=1e-5)
     torch.testing.assert_close(mixed, reference, rtol=0, atol=1e-5)
-    torch.testing.assert_close(peft_mixed[0], tuned[0], rtol=0, atol=1e-5)
+    torch.testing.assert_close(swapped[0], tuned[0], rtol=0, atol=1e-5)
+    torch.testing.assert_close(swapped[1], base[1], rtol=0, atol=1e-5)
     assert (mixed[0] - mixed[1]).abs().max() > 1e-3  # the adapter really changes the answer
     assert [layer.scaling["default"] for layer in layers] == scales and all(isinstance(s, float) for s in scales)
 
@@ -94,10 +95,7 @@ def test_what_per_row_scaling_cannot_reproduce_goes_through_peft(tiny_dir):
 
 
 def test_chat_model_mixed_batch_uses_per_row_scaling_and_matches_one_variant_at_a_time(tiny_dir, tmp_path):
-    model = _peft(tiny_dir)
-    model.save_pretrained(tmp_path / "adapter")
-    load_tokenizer(str(tiny_dir)).save_pretrained(tmp_path / "adapter")
-    chat = ChatModel.load(str(tiny_dir), tmp_path / "adapter")
+    chat = _plain_chat(tiny_dir, tmp_path)
     convs = [chat_messages(p)[:2] for p in PROMPTS]
     settings = DecodingSettings(max_new_tokens=16)
     seen = []
@@ -118,6 +116,66 @@ def test_chat_model_mixed_batch_uses_per_row_scaling_and_matches_one_variant_at_
     assert [g.text for g in mixed[0::2]] == [g.text for g in base]
     assert [g.text for g in mixed[1::2]] == [g.text for g in tuned]
     assert [g.text for g in base] != [g.text for g in tuned]
+
+
+def _plain_chat(tiny_dir, tmp_path) -> ChatModel:
+    _peft(tiny_dir).save_pretrained(tmp_path / "adapter")
+    load_tokenizer(str(tiny_dir)).save_pretrained(tmp_path / "adapter")
+    return ChatModel.load(str(tiny_dir), tmp_path / "adapter")
+
+
+def test_the_compare_stream_uses_the_fast_paths_and_a_stopped_stream_restores_the_scales(tiny_dir, tmp_path):
+    chat = _plain_chat(tiny_dir, tmp_path)
+    assert type(chat.model.get_output_embeddings()).__name__ == "DecodeLinear"
+    conv = chat_messages(PROMPTS[0])[:2]
+    settings = DecodingSettings(max_new_tokens=16)
+    streamed = list(chat.stream_many([conv, conv], ["base", "tuned"], settings))[-1]
+    assert all(streamed.done)
+    assert streamed.texts == [g.text for g in chat.generate([conv, conv], ["base", "tuned"], settings)]
+    assert streamed.texts == [chat.generate([conv], v, settings)[0].text for v in ("base", "tuned")]
+    lengths = []
+    original = chat.model.generate
+    chat.model.generate = lambda *a, **k: lengths.append(original(*a, **k).shape[1]) or None
+    stream = chat.stream_many([conv, conv], ["base", "tuned"], DecodingSettings(max_new_tokens=400))
+    next(stream), next(stream)
+    stream.close()  # the Stop button mid-answer: generation ends at its next token and the scales come back
+    prompt_length = chat._encode([conv, conv])["input_ids"].shape[1]
+    assert len(lengths) == 1 and lengths[0] - prompt_length < 400
+    layers = row_scalable_layers(chat.model, "tuned")
+    assert all(isinstance(layer.scaling["tuned"], float) for layer in layers)
+
+
+def test_an_abandoned_generate_stops_and_a_caller_holding_the_lock_is_refused(tiny_dir, tmp_path):
+    chat = _plain_chat(tiny_dir, tmp_path)
+    conv = chat_messages(PROMPTS[0])[:2]
+    worker = model_thread()
+    real_submit, futures = worker.submit, []
+
+    class GivesUp:  # the caller's wait is interrupted (Ctrl-C) shortly after the task starts
+        def __init__(self, fn):
+            self.future = real_submit(fn)
+            futures.append(self.future)
+
+        def result(self):
+            while not self.future.running() and not self.future.done():
+                pass
+            threading.Event().wait(0.2)
+            raise KeyboardInterrupt
+
+        def cancel(self):
+            return self.future.cancel()
+
+    worker.submit = GivesUp
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            chat.generate([conv] * 3, "tuned", DecodingSettings(max_new_tokens=2000), batch_size=1)
+    finally:
+        del worker.submit
+    with pytest.raises(InterruptedError):  # the first batch ended early and no further batch was started
+        futures[0].result(timeout=60)
+    with chat.lock, pytest.raises(RuntimeError, match="release it before generating"):
+        chat.generate([conv], "base", DecodingSettings(max_new_tokens=4))
+    assert chat.generate([conv], "base", DecodingSettings(max_new_tokens=4))[0].new_tokens > 0
 
 
 def test_decode_head_equals_the_linear_head_and_keeps_the_state_dict(tiny_dir):
@@ -154,3 +212,16 @@ def test_model_thread_runs_tasks_on_one_thread_in_order_and_raises_their_errors(
     with pytest.raises(ZeroDivisionError):
         worker.run(lambda: 1 / 0)
     assert model_thread() is model_thread() and model_thread()._thread.daemon
+
+
+def test_an_adopting_thread_runs_its_tasks_inline_and_others_still_queue():
+    worker = ModelThread("test-adopt")
+    here = threading.current_thread().name
+    with worker.adopted():
+        assert worker.run(lambda: threading.current_thread().name) == here
+        elsewhere = []
+        other = threading.Thread(target=lambda: elsewhere.append(worker.run(lambda: threading.current_thread().name)))
+        other.start()
+        other.join()
+        assert elsewhere == ["test-adopt"]
+    assert worker.run(lambda: threading.current_thread().name) == "test-adopt"
