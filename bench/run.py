@@ -201,27 +201,41 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {"command": command.strip(), "machine": machine(), "quick": args.quick}
     tokenizer, label = load_bench_tokenizer(args.tokenizer)
     ratios: dict[str, Any] = {}
+    section_seconds: dict[str, float] = {}  # where the wall time went (--quick must stay under 5 minutes)
+    mark = time.perf_counter()
+
+    def took(name: str) -> None:
+        nonlocal mark
+        section_seconds[name] = round(time.perf_counter() - mark, 1)
+        mark = time.perf_counter()
+
     if "prompt" in sections:
         result["prompt"] = prompt_section(tokenizer, label)
         ratios["system_prompt_tokens"] = result["prompt"]["system_prompt_tokens"]
+        took("prompt")
     if "train" in sections:
         print("bench: training (naive, TRL default, bempathy; one process each)...", file=sys.stderr, flush=True)
         result["train"] = train_section(args.quick, args.tokenizer, with_old_prompt="prompt" in sections)
         ratios |= {k: v for k, v in result["train"].items() if k.endswith("speedup") or k.endswith("_vs_trl")}
+        took("train")
     if sections & {"eval", "chat"}:
         print("bench: generation (batched vs loop, mixed vs two passes, chat)...", file=sys.stderr, flush=True)
         result["eval"] = eval_section(args.quick, args.tokenizer, sections)
         ratios |= {k: result["eval"][k] for k in ("eval_speedup", "compare_speedup") if k in result["eval"]}
+        took("eval")
     if "prep" in sections:
         print("bench: data preparation (38,233 rows)...", file=sys.stderr, flush=True)
         result["prep"] = prep_section(tokenizer, label)
         ratios["prep_seconds"] = result["prep"]["prep_seconds"]
+        took("prep")
     result["ratios"] = ratios
+    result["section_seconds"] = section_seconds
     result["targets"] = check_targets(ratios)
     result["machine"]["load_average_at_end"] = _load_average()
     result["seconds"] = round(time.perf_counter() - started, 1)
     print(format_table(result))
-    print(f"\n{result['command']}: {result['seconds']} s", flush=True)
+    spent = ", ".join(f"{name} {seconds} s" for name, seconds in section_seconds.items())
+    print(f"\n{result['command']}: {result['seconds']} s ({spent})", flush=True)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     return 0
