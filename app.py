@@ -61,6 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="port (default $GRADIO_SERVER_PORT or 7860)",
     )
     server.add_argument(
+        "--cpu-threads",
+        type=int,
+        metavar="N",
+        default=int(os.environ["BEMPATHY_CPU_THREADS"]) if os.environ.get("BEMPATHY_CPU_THREADS") else None,
+        help="torch threads when generating on a CPU (default $BEMPATHY_CPU_THREADS, else 1 for the tiny demo "
+        "models, whose small products run faster on one thread, and torch's default for others; 0: torch's "
+        "default); ignored on a GPU",
+    )
+    server.add_argument(
         "--logs-dir", metavar="DIR", default=None, help="TinyDB logs folder (default: $BEMPATHY_LOGS_DIR or ./logs)"
     )
     server.add_argument(
@@ -154,10 +163,15 @@ def _rating_service(args, store):
 
 def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
-    args = build_parser().parse_args(argv)  # --help and flag errors before any heavy import
+    parser = build_parser()
+    args = parser.parse_args(argv)  # --help and flag errors before any heavy import
+    if args.cpu_threads is not None and args.cpu_threads < 0:
+        parser.error("--cpu-threads must be 0 (torch's default) or more")
+    from bempathy.hardware import set_serving_threads
     from bempathy.human_items import HumanEvalError
     from bempathy.runs import ModelLoadError
     from bempathy.safety import SafetyConfigError
+    from bempathy.serving import serving_threads
     from bempathy.store import StoreCorruptError
 
     try:
@@ -165,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ModelLoadError, SafetyConfigError, StoreCorruptError, HumanEvalError) as error:
         print(f"app.py: error: {error}", file=sys.stderr)
         return 2
+    if ctx.chat is not None:  # here, on the main thread, before the model generates
+        set_serving_threads(serving_threads(args.cpu_threads, ctx.chat))
     from bempathy.journal import install_signal_handlers
     from bempathy.ui.app import launch
 

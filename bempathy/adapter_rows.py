@@ -5,9 +5,10 @@ so one forward pass per token serves both. PEFT's general way (``adapter_names``
 layer, splits each layer's input into per-adapter sub-batches and scatters the results back, at every decoding
 step. For the case that matters here, the base model and one plain LoRA adapter, the same answer comes from
 running that adapter on every row with its scale set to 0 on the base rows: ``base(x) + 0 * B(A(x))`` is
-``base(x)``. A batch of one variant needs neither: the adapter is switched on (``set_adapter``) or off
-(``disable_adapter``). Anything else (two adapters in one batch, DoRA, saved modules, another architecture) keeps
-PEFT's ``adapter_names``.
+``base(x)``; a saved ``nn.Linear`` (the ``tiny-cpu`` preset saves ``lm_head``) runs both copies on every row and
+each row keeps its own. A batch of one variant needs neither: the adapter is switched on (``set_adapter``) or off
+(``disable_adapter``). Anything else (two adapters in one batch, DoRA, other saved modules, another architecture)
+keeps PEFT's ``adapter_names``.
 
 Adapter state is shared by every user of the model: callers hold the model's lock for the whole ``with`` block.
 """
@@ -35,13 +36,30 @@ def _tuner_layers(model: Any) -> list[Any]:
     return [m for m in model.modules() if isinstance(m, BaseTunerLayer | AuxiliaryTrainingWrapper)]
 
 
+def _is_saved_linear(layer: Any, adapter: str) -> bool:
+    """A ``ModulesToSaveWrapper`` around an ``nn.Linear`` with a saved copy for ``adapter`` (a row-wise map)."""
+    import torch
+    from peft.utils.other import ModulesToSaveWrapper
+
+    return (
+        type(layer) is ModulesToSaveWrapper
+        and adapter in layer.modules_to_save
+        and isinstance(layer.original_module, torch.nn.Linear)
+        and isinstance(layer.modules_to_save[adapter], torch.nn.Linear)
+    )
+
+
 def row_scalable_layers(model: Any, adapter: str) -> list[Any] | None:
-    """The LoRA layers carrying ``adapter`` when a per-row scale reproduces PEFT's mixed batch exactly, else None."""
+    """The LoRA layers and saved linears carrying ``adapter`` when answering row by row reproduces PEFT's mixed
+    batch exactly, else None."""
     config = getattr(getattr(model, "get_base_model", lambda: model)(), "config", None)
     if getattr(config, "model_type", None) not in _ROW_SCALED_MODEL_TYPES:
         return None
     layers = []
     for layer in _tuner_layers(model):
+        if _is_saved_linear(layer, adapter):
+            layers.append(layer)
+            continue
         plain = (
             type(layer).__module__.startswith("peft.tuners.lora")
             and type(layer).__name__ in _PLAIN_LORA_CLASSES
@@ -61,8 +79,13 @@ def _scaled_rows(layers: Sequence[Any], adapter: str, on: Sequence[bool]) -> Ite
     import torch
 
     saved: list[tuple[Any, Any]] = []
+    wrapped: list[Any] = []
     try:
         for layer in layers:
+            if not hasattr(layer, "scaling"):  # a saved linear: both copies on every row, each row keeps its own
+                layer.forward = _per_row_forward(layer, adapter, on)
+                wrapped.append(layer)
+                continue
             scale = layer.scaling[adapter]
             weight = layer.lora_B[adapter].weight
             rows = torch.tensor(on, dtype=torch.float32, device=weight.device).view(-1, 1, 1) * scale
@@ -74,6 +97,22 @@ def _scaled_rows(layers: Sequence[Any], adapter: str, on: Sequence[bool]) -> Ite
     finally:
         for layer, scale in saved:
             layer.scaling[adapter] = scale
+        for layer in wrapped:
+            del layer.forward
+
+
+def _per_row_forward(wrapper: Any, adapter: str, on: Sequence[bool]) -> Any:
+    import torch
+
+    saved_copy, original = wrapper.modules_to_save[adapter], wrapper.original_module
+    device = original.weight.device
+    rows = torch.tensor(on, dtype=torch.bool, device=device)
+
+    def forward(x: Any, *args: Any, **kwargs: Any) -> Any:
+        mask = rows.view(-1, *([1] * (x.dim() - 1)))
+        return torch.where(mask, saved_copy(x, *args, **kwargs), original(x, *args, **kwargs))
+
+    return forward
 
 
 @contextmanager

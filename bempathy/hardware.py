@@ -74,6 +74,21 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def set_serving_threads(threads: int) -> int | None:
+    """Intra-op CPU threads for a process that only generates (the app); returns what was set, None on CUDA.
+
+    Decoding multiplies one or two rows at a time; whether more threads help depends on the model (see
+    :func:`bempathy.serving.serving_threads`). ``threads`` 0 keeps torch's default. Call it from the main thread:
+    torch changes its thread pool safely only there (from another thread it crashed here).
+    """
+    import torch
+
+    if torch.cuda.is_available() or threads <= 0:
+        return None
+    torch.set_num_threads(threads)
+    return threads
+
+
 def release_memory() -> None:
     """Free what a finished stage left behind before the next loads another model."""
     import gc

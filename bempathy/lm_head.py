@@ -85,7 +85,8 @@ def use_decode_head(model: Any) -> bool:
     Why: with one row per sequence, ``hidden @ weight.T`` against a 128,256-row head is a skinny matrix product
     that the CPU BLAS runs far below memory speed for 2-64 rows (a 2-row step cost about two 1-row steps, which
     is what made one mixed base+tuned batch barely faster than two passes); ``weight @ hidden.T`` streams the
-    weight once. Only the class changes, so tied weights, saving and GPU placement are unaffected.
+    weight once. Only the class changes, so tied weights, saving and GPU placement are unaffected. A head saved
+    with an adapter (PEFT's ``ModulesToSaveWrapper``) gets it on the original and on every saved copy.
     """
     import torch
 
@@ -94,10 +95,12 @@ def use_decode_head(model: Any) -> bool:
         head = get_head() if callable(get_head) else None
     except (AttributeError, NotImplementedError, TypeError, ValueError):
         return False
-    if type(head) is not torch.nn.Linear or head.weight.device.type != "cpu":
-        return False
-    head.__class__ = _decode_linear_class()
-    return True
+    saved = getattr(head, "modules_to_save", None)
+    linears = [head.original_module, *saved.values()] if saved is not None else [head]
+    linears = [m for m in linears if type(m) is torch.nn.Linear and m.weight.device.type == "cpu"]
+    for linear in linears:
+        linear.__class__ = _decode_linear_class()
+    return bool(linears)
 
 
 # Answer positions per chunk in training: 1,024 x 128,256 fp32 logits is 0.5 GB, the most one chunk holds.

