@@ -73,9 +73,9 @@ def test_scales_are_restored_when_the_forward_pass_fails(tiny_dir):
 
 
 def test_what_per_row_scaling_cannot_reproduce_goes_through_peft(tiny_dir):
-    saved_head = _peft(tiny_dir, modules_to_save=["lm_head"])
-    assert row_scalable_layers(saved_head, "default") is None
-    with rows_as(saved_head, [None, "default"]) as kwargs:
+    saved_embedding = _peft(tiny_dir, modules_to_save=["embed_tokens"])
+    assert row_scalable_layers(saved_embedding, "default") is None
+    with rows_as(saved_embedding, [None, "default"]) as kwargs:
         assert kwargs == {"adapter_names": [PEFT_BASE, "default"]}
     dora = _peft(tiny_dir, use_dora=True)
     assert row_scalable_layers(dora, "default") is None
@@ -193,7 +193,27 @@ def test_decode_head_equals_the_linear_head_and_keeps_the_state_dict(tiny_dir):
     x = torch.randn(2, 1, head.in_features, requires_grad=True)
     head(x).sum().backward()  # with gradients it is nn.Linear's own forward
     assert x.grad is not None and x.grad.shape == x.shape
-    assert not use_decode_head(_peft(tiny_dir, modules_to_save=["lm_head"]))  # a wrapped head is left alone
+    saved = _peft(tiny_dir, modules_to_save=["lm_head"])
+    assert use_decode_head(saved)  # a head saved with the adapter: the original and the copy
+    wrapper = saved.get_output_embeddings()
+    assert {type(m).__name__ for m in (wrapper.original_module, *wrapper.modules_to_save.values())} == {"DecodeLinear"}
+
+
+def test_a_saved_head_answers_each_row_with_its_own_copy(tiny_dir):
+    model = _peft(tiny_dir, modules_to_save=["lm_head"])
+    with torch.no_grad():  # make the saved head differ from the base head
+        copy = model.get_output_embeddings().modules_to_save["default"]
+        copy.weight.add_(torch.randn_like(copy.weight) * 0.5)
+    _, enc = _batch(tiny_dir)
+    layers = row_scalable_layers(model, "default")
+    assert layers is not None and sum(not hasattr(layer, "scaling") for layer in layers) == 1
+    mixed = _logits(model, enc, [None, "default"])
+    with torch.inference_mode():
+        reference = model(**enc, adapter_names=[PEFT_BASE, "default"]).logits
+    torch.testing.assert_close(mixed, reference, rtol=0, atol=1e-5)
+    torch.testing.assert_close(mixed[0], _logits(model, enc, [None, None])[0], rtol=0, atol=1e-5)
+    assert (mixed[0] - mixed[1]).abs().max() > 1e-2
+    assert "forward" not in vars(model.get_output_embeddings())  # the per-row forward is gone afterwards
 
 
 def test_model_thread_runs_tasks_on_one_thread_in_order_and_raises_their_errors():

@@ -146,3 +146,20 @@ def test_public_human_scores_hide_rater_ids_and_rate_limits_key_on_the_client_ad
     behind_proxy = SimpleNamespace(headers={"x-forwarded-for": "203.0.113.7, 10.0.0.1"}, client=None)
     direct = SimpleNamespace(headers={}, client=SimpleNamespace(host="198.51.100.2"), session_hash="abc")
     assert client_key(behind_proxy) == "203.0.113.7" and client_key(direct) == "198.51.100.2"
+
+
+def test_cpu_threads_default_to_one_for_the_tiny_demo_models_and_a_bad_value_is_refused():
+    import subprocess
+    import sys
+    from types import SimpleNamespace
+
+    from bempathy.serving import serving_threads
+
+    assert serving_threads(None, SimpleNamespace(demo=True)) == 1
+    assert serving_threads(None, SimpleNamespace(demo=False)) == 0  # torch's default
+    assert serving_threads(3, SimpleNamespace(demo=True)) == 3
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "app.py", "--cpu-threads", "-1"], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2 and "--cpu-threads must be 0" in done.stderr
