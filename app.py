@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--cpu-threads",
         type=int,
         metavar="N",
-        default=int(os.environ["BEMPATHY_CPU_THREADS"]) if os.environ.get("BEMPATHY_CPU_THREADS") else None,
+        default=os.environ.get("BEMPATHY_CPU_THREADS") or None,  # argparse applies type=int to it
         help="torch threads when generating on a CPU (default $BEMPATHY_CPU_THREADS, else 1 for the tiny demo "
         "models, whose small products run faster on one thread, and torch's default for others; 0: torch's "
         "default); ignored on a GPU",

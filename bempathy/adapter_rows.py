@@ -68,7 +68,7 @@ def row_scalable_layers(model: Any, adapter: str) -> list[Any] | None:
             and not getattr(layer, "merged", False)  # merged weights would give the base rows the adapter
         )
         if not plain:
-            return None  # DoRA, embeddings, saved modules, trainable tokens, other tuners: PEFT's way
+            return None  # DoRA, embeddings, saved non-linear modules, trainable tokens, other tuners: PEFT's way
         if adapter in layer.lora_A:
             layers.append(layer)
     return layers or None
@@ -77,14 +77,15 @@ def row_scalable_layers(model: Any, adapter: str) -> list[Any] | None:
 @contextmanager
 def _scaled_rows(layers: Sequence[Any], adapter: str, on: Sequence[bool]) -> Iterator[None]:
     import torch
+    from peft.utils.other import ModulesToSaveWrapper
 
     saved: list[tuple[Any, Any]] = []
-    wrapped: list[Any] = []
+    wrapped: list[tuple[Any, Any]] = []
     try:
         for layer in layers:
-            if not hasattr(layer, "scaling"):  # a saved linear: both copies on every row, each row keeps its own
+            if isinstance(layer, ModulesToSaveWrapper):  # a saved linear: both copies on every row, each keeps its own
+                wrapped.append((layer, vars(layer).get("forward")))
                 layer.forward = _per_row_forward(layer, adapter, on)
-                wrapped.append(layer)
                 continue
             scale = layer.scaling[adapter]
             weight = layer.lora_B[adapter].weight
@@ -97,8 +98,11 @@ def _scaled_rows(layers: Sequence[Any], adapter: str, on: Sequence[bool]) -> Ite
     finally:
         for layer, scale in saved:
             layer.scaling[adapter] = scale
-        for layer in wrapped:
-            del layer.forward
+        for layer, previous in wrapped:
+            if previous is None:
+                vars(layer).pop("forward", None)
+            else:
+                layer.forward = previous
 
 
 def _per_row_forward(wrapper: Any, adapter: str, on: Sequence[bool]) -> Any:
@@ -109,6 +113,8 @@ def _per_row_forward(wrapper: Any, adapter: str, on: Sequence[bool]) -> Any:
     rows = torch.tensor(on, dtype=torch.bool, device=device)
 
     def forward(x: Any, *args: Any, **kwargs: Any) -> Any:
+        if x.shape[0] != rows.numel():
+            raise ValueError(f"{x.shape[0]} rows reached a saved module set up for {rows.numel()}")
         mask = rows.view(-1, *([1] * (x.dim() - 1)))
         return torch.where(mask, saved_copy(x, *args, **kwargs), original(x, *args, **kwargs))
 

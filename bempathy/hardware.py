@@ -78,8 +78,9 @@ def set_serving_threads(threads: int) -> int | None:
     """Intra-op CPU threads for a process that only generates (the app); returns what was set, None on CUDA.
 
     Decoding multiplies one or two rows at a time; whether more threads help depends on the model (see
-    :func:`bempathy.serving.serving_threads`). ``threads`` 0 keeps torch's default. Call it from the main thread:
-    torch changes its thread pool safely only there (from another thread it crashed here).
+    :func:`bempathy.serving.serving_threads`). ``threads`` 0 keeps torch's default. Call it from the main thread
+    (from another thread it crashed here) and before any other thread has run torch: a thread takes the count
+    the first time it runs a parallel op and keeps it.
     """
     import torch
 

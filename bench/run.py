@@ -193,8 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=0,
         metavar="N",
-        help="torch threads for the generation section (default 0: torch's default; the app uses 1, "
-        "app.py --cpu-threads)",
+        help="torch threads for the generation section (default 0: torch's default, as the app uses for this "
+        "model; the app uses 1 only for the tiny demo models, app.py --cpu-threads)",
     )
     args = parser.parse_args(argv)
     sections = {s.strip() for s in args.only.split(",") if s.strip()}

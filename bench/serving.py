@@ -91,8 +91,8 @@ def measure_compare(run: str, repeats: int) -> dict:
 
     chat: ChatModel = load_chat_model(plan_from_run(run))
     # Generate with the threads the app would use (app.py --cpu-threads, $BEMPATHY_CPU_THREADS, else by model).
-    env = os.environ.get("BEMPATHY_CPU_THREADS")
-    threads = set_serving_threads(serving_threads(int(env) if env else None, chat))
+    env = os.environ.get("BEMPATHY_CPU_THREADS", "").strip()
+    threads = set_serving_threads(serving_threads(int(env) if env.isdigit() else None, chat))
     settings = DecodingSettings(max_new_tokens=64)
     conversations = [chat_messages(p)[:2] for p in PROMPTS]
     one, two = [], []

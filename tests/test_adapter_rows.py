@@ -63,13 +63,17 @@ def test_per_row_scaling_gives_each_row_its_own_variant_and_restores_the_scales(
     assert [layer.scaling["default"] for layer in layers] == scales and all(isinstance(s, float) for s in scales)
 
 
-def test_scales_are_restored_when_the_forward_pass_fails(tiny_dir):
-    model = _peft(tiny_dir)
-    layers = row_scalable_layers(model, "default")
+@pytest.mark.parametrize("saved", [[], ["lm_head"]])
+def test_scales_are_restored_when_the_forward_pass_fails(tiny_dir, saved):
+    model = _peft(tiny_dir, modules_to_save=saved or None)
+    layers = [layer for layer in row_scalable_layers(model, "default") if hasattr(layer, "lora_A")]
+    head = model.get_output_embeddings()
     with pytest.raises(RuntimeError, match="boom"), rows_as(model, [None, "default"]):
         assert torch.is_tensor(layers[0].scaling["default"])
+        assert ("forward" in vars(head)) == bool(saved)
         raise RuntimeError("boom")
     assert all(layer.scaling["default"] == 2.0 for layer in layers)
+    assert "forward" not in vars(head)
 
 
 def test_what_per_row_scaling_cannot_reproduce_goes_through_peft(tiny_dir):
