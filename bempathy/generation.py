@@ -41,12 +41,14 @@ class DecodingSettings:
 
     def generate_kwargs(self) -> dict[str, Any]:
         # One sequence per row, whatever a model's generation_config says: the streamer and the per-row variants
-        # (bempathy.adapter_rows) both count on generate never expanding the batch.
+        # (bempathy.adapter_rows) both count on generate never expanding the batch. The KV cache always: a config
+        # saved for training may say use_cache=False, and then every token would recompute the prompt.
         kwargs: dict[str, Any] = {
             "max_new_tokens": self.max_new_tokens,
             "do_sample": self.do_sample,
             "num_beams": 1,
             "num_return_sequences": 1,
+            "use_cache": True,
         }
         if self.do_sample:
             kwargs.update(temperature=self.temperature, top_p=self.top_p)
@@ -168,9 +170,14 @@ class ChatModel:
                 raise ValueError(f"no fine-tuned adapter is loaded (variants: {known})")
             raise ValueError(f"unknown variant {variant!r}; choose from {known}")
 
+    def _check_all(self, variants: Sequence[str]) -> None:
+        """Refuse unknown variants in the caller's thread, before the model thread is asked."""
+        for variant in set(variants):
+            self._check(variant)
+
     def call(self, variant: str, fn: Callable[[Any], T]) -> T:
         """``fn(model)`` with the model answering as ``variant``, on the model thread, holding the lock."""
-        self._check(variant)
+        self._check_all([variant])
 
         def task() -> T:
             with self.lock, self._rows([variant]):
@@ -196,9 +203,8 @@ class ChatModel:
         ).to(self.model.device)
 
     def _rows(self, variants: Sequence[str]):
-        """The model set up to answer row i as ``variants[i]`` (caller holds the lock); yields generate kwargs."""
-        for variant in variants:
-            self._check(variant)
+        """The model set up to answer row i as ``variants[i]`` (checked by :meth:`_check_all`, lock held); yields
+        generate kwargs."""
         return rows_as(self.model, [None if v == BASE else self.adapters[v] for v in variants])
 
     def _stop_ids(self) -> set[int]:
@@ -225,8 +231,7 @@ class ChatModel:
         per_row = [variant] * len(conversations) if isinstance(variant, str) else list(variant)
         if len(per_row) != len(conversations):
             raise ValueError("one variant per conversation")
-        for variant_name in set(per_row):
-            self._check(variant_name)
+        self._check_all(per_row)
 
         stop = threading.Event()  # set when the caller stops waiting (Ctrl-C): the model thread stops too
 
@@ -268,7 +273,6 @@ class ChatModel:
                     **settings.generate_kwargs(),
                     **row_kwargs,
                     pad_token_id=self.tokenizer.pad_token_id,
-                    use_cache=True,
                     stopping_criteria=StoppingCriteriaList([_stop_when_set(stop)]),
                 )
             latency = (time.perf_counter() - began) / len(batch)
@@ -305,8 +309,7 @@ class ChatModel:
             raise ValueError("one variant per conversation")
         settings = settings or DecodingSettings()
         stop = stop or threading.Event()
-        for variant in variants:  # unknown variants are refused here, before the model thread is asked
-            self._check(variant)
+        self._check_all(variants)
         streamer = BatchStreamer(self.tokenizer, len(conversations), self._stop_ids())
 
         def work() -> None:
@@ -317,7 +320,6 @@ class ChatModel:
                         **settings.generate_kwargs(),
                         **row_kwargs,
                         "pad_token_id": self.tokenizer.pad_token_id,
-                        "use_cache": True,
                         "stopping_criteria": StoppingCriteriaList([_stop_when_set(stop)]),
                         "streamer": streamer,
                     }

@@ -39,12 +39,7 @@ class ModelThread:
     def _serve(self) -> None:
         while True:
             fn, future = self._tasks.get()
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(fn())
-            except BaseException as error:  # handed to whoever waits on the future
-                future.set_exception(error)
+            _settle(future, fn)
             del fn, future
 
     def is_current(self) -> bool:
@@ -71,13 +66,9 @@ class ModelThread:
         """Queue ``fn``; its result or exception arrives on the returned future."""
         future: Future = Future()
         if self.is_current():  # a task queueing a task would wait on itself
-            future.set_running_or_notify_cancel()
-            try:
-                future.set_result(fn())
-            except BaseException as error:
-                future.set_exception(error)
-            return future
-        self._tasks.put((fn, future))
+            _settle(future, fn)
+        else:
+            self._tasks.put((fn, future))
         return future
 
     def run(self, fn: Callable[[], T]) -> T:
@@ -85,14 +76,23 @@ class ModelThread:
         return self.submit(fn).result()
 
 
+def _settle(future: Future, fn: Callable[[], Any]) -> None:
+    """Run ``fn`` into ``future`` unless it was cancelled while queued; its exception goes to the waiter."""
+    if not future.set_running_or_notify_cancel():
+        return
+    try:
+        future.set_result(fn())
+    except BaseException as error:
+        future.set_exception(error)
+
+
 _shared: ModelThread | None = None
-_shared_pid: int | None = None
 _shared_lock = threading.Lock()
 
 
 def _forget_in_child() -> None:
-    global _shared, _shared_pid, _shared_lock
-    _shared, _shared_pid, _shared_lock = None, None, threading.Lock()
+    global _shared, _shared_lock
+    _shared, _shared_lock = None, threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
@@ -101,8 +101,8 @@ if hasattr(os, "register_at_fork"):
 
 def model_thread() -> ModelThread:
     """The process's model thread, started on first use (and again in a forked child)."""
-    global _shared, _shared_pid
+    global _shared
     with _shared_lock:
-        if _shared is None or _shared_pid != os.getpid():
-            _shared, _shared_pid = ModelThread(), os.getpid()
+        if _shared is None:
+            _shared = ModelThread()
         return _shared
