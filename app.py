@@ -116,9 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
 def build(argv: list[str] | argparse.Namespace | None = None):
     """Parse flags (or take parsed ones), load what they name and assemble the app; returns (demo, context, args)."""
     args = argv if isinstance(argv, argparse.Namespace) else build_parser().parse_args(argv)
-    from bempathy.safety import SafetyConfig, SafetyPolicy
-    from bempathy.serving import load_chat_model, plan_model
-    from bempathy.store import Store
+    from bempathy.safety.policy import SafetyConfig, SafetyPolicy
+    from bempathy.serve.plan import load_chat_model, plan_model
+    from bempathy.storage.store import Store
     from bempathy.ui.app import build_app
     from bempathy.ui.context import AppContext
     from bempathy.ui.space import gpu_decorator, start_log_sync
@@ -132,7 +132,7 @@ def build(argv: list[str] | argparse.Namespace | None = None):
     chat = load_chat_model(plan)
     conversation = None
     if chat is not None:
-        from bempathy.conversation import MAX_INPUT_CHARS, ConversationService
+        from bempathy.serve.conversation import MAX_INPUT_CHARS, ConversationService
 
         conversation = ConversationService(
             chat,
@@ -156,7 +156,7 @@ def build(argv: list[str] | argparse.Namespace | None = None):
 
 
 def _rating_service(args, store):
-    from bempathy.human_eval import RatingService
+    from bempathy.rating.service import RatingService
 
     return RatingService.from_args(args, store)
 
@@ -168,11 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.cpu_threads is not None and args.cpu_threads < 0:
         parser.error("--cpu-threads must be 0 (torch's default) or more")
     from bempathy.hardware import set_serving_threads
-    from bempathy.human_items import HumanEvalError
+    from bempathy.rating.items import HumanEvalError
     from bempathy.runs import ModelLoadError
-    from bempathy.safety import SafetyConfigError
-    from bempathy.serving import serving_threads
-    from bempathy.store import StoreCorruptError
+    from bempathy.safety.policy import SafetyConfigError
+    from bempathy.serve.plan import serving_threads
+    from bempathy.storage.log import StoreCorruptError
 
     try:
         demo, ctx, args = build(args)
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if ctx.chat is not None:  # here, on the main thread, before the model generates
         set_serving_threads(serving_threads(args.cpu_threads, ctx.chat))
-    from bempathy.journal import install_signal_handlers
+    from bempathy.storage.shutdown import install_signal_handlers
     from bempathy.ui.app import launch
 
     install_signal_handlers()  # SIGTERM (how a Space is stopped) and Ctrl-C fold the ratings journal first

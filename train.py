@@ -20,8 +20,9 @@ DESCRIPTION = __doc__.split("\n\n", 1)[0]
 
 def prepare(config) -> dict:
     """Clean, format, split and measure the corpus; write DIR/data/*.jsonl and DIR/data_report.json."""
-    from bempathy.data import DatasetProcessor, format_report, write_prepared
-    from bempathy.runs import load_tokenizer
+    from bempathy.data.processor import DatasetProcessor, write_prepared
+    from bempathy.data.summary import format_report
+    from bempathy.model.tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer(config.model.model_name_or_path, config.model.model_revision)
     processor = DatasetProcessor(config.data, tokenizer, config.train.max_length, _tokenizer_name(config))
@@ -38,7 +39,8 @@ def _tokenizer_name(config) -> str:
 
 def _prepared_matches(config) -> bool:
     """Prepared data exists and was made from the same corpus bytes with the same settings and tokenizer."""
-    from bempathy.data import preparation_settings, source_digest
+    from bempathy.data.processor import preparation_settings
+    from bempathy.data.read import source_digest
 
     report_path = Path(config.train.output_dir) / "data_report.json"
     if not report_path.exists() or not (Path(config.train.output_dir) / "data" / "train.jsonl").exists():
@@ -58,7 +60,7 @@ def ensure_prepared(config, force: bool = False) -> None:
 
 def train(config):
     """Fine-tune with the selected strategy (preparing first when needed)."""
-    from bempathy.finetuner import LLAMAFineTuner
+    from bempathy.train.finetuner import LLAMAFineTuner
 
     ensure_prepared(config)
     result = LLAMAFineTuner(config).train()
@@ -78,7 +80,7 @@ def train(config):
 
 def evaluate(config):
     """Score base vs tuned on the held-out test split (training first when there is no adapter)."""
-    from bempathy.evaluation import run_evaluation
+    from bempathy.eval.evaluator import run_evaluation
     from bempathy.runs import ADAPTER_DIR
 
     if not (Path(config.train.output_dir) / ADAPTER_DIR / "adapter_config.json").exists():
@@ -94,9 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     preimport_unsloth(argv)
 
     from bempathy.config import ConfigError, make_parser, parse_config
-    from bempathy.data import DataError
+    from bempathy.data.read import DataError
     from bempathy.runs import ModelLoadError
-    from bempathy.store import StoreCorruptError
+    from bempathy.storage.log import StoreCorruptError
 
     try:
         config = parse_config(argv, make_parser(prog="train.py", description=DESCRIPTION))
@@ -105,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         elif config.run.stage == "all":
             ensure_prepared(config, force=True)
             train(config)
-            from bempathy.finetuner import evaluate_in_fresh_process, unsloth_patched
+            from bempathy.train.finetuner import evaluate_in_fresh_process, unsloth_patched
 
             if unsloth_patched():  # Unsloth patched this process's Llama classes: evaluate in a fresh one
                 return evaluate_in_fresh_process(argv)

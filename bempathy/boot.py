@@ -11,6 +11,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+import yaml
+
 
 def _requested_strategy(argv: Sequence[str]) -> str:
     """--strategy from the command line, else from the --config preset, else auto."""
@@ -25,8 +27,6 @@ def _requested_strategy(argv: Sequence[str]) -> str:
         path = arg.split("=", 1)[1] if arg.startswith("--config=") else path
         if path:
             try:
-                import yaml
-
                 with open(path, encoding="utf-8") as handle:
                     return str((yaml.safe_load(handle) or {}).get("strategy", "auto"))
             except (OSError, ValueError, AttributeError):

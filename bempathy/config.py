@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
 from trl import ModelConfig, SFTConfig, TrlParser
 
 from bempathy.hardware import cuda_available, mixed_precision
+from bempathy.paths import CONFIGS_DIR
 
-CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
 LLAMA31_8B_INSTRUCT = "meta-llama/Llama-3.1-8B-Instruct"
 LLAMA_PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 STAGES = ("prepare", "train", "evaluate", "all")
@@ -299,7 +299,6 @@ def check_preset(parser: TrlParser, path: str) -> None:
 
 def parse_config(args: Sequence[str] | None = None, parser: TrlParser | None = None) -> Config:
     """Parse ``--config preset.yaml`` plus command-line overrides into a :class:`Config`."""
-    import sys
 
     args = list(sys.argv[1:] if args is None else args)
     parser = parser or make_parser()

@@ -6,6 +6,7 @@ Unsloth refuses it, so native bf16 means compute capability 8.0 or newer (Ampere
 
 from __future__ import annotations
 
+import gc
 import resource
 from typing import Any
 
@@ -78,7 +79,7 @@ def set_serving_threads(threads: int) -> int | None:
     """Intra-op CPU threads for a process that only generates (the app); returns what was set, None on CUDA.
 
     Decoding multiplies one or two rows at a time; whether more threads help depends on the model (see
-    :func:`bempathy.serving.serving_threads`). ``threads`` 0 keeps torch's default. Call it from the main thread
+    :func:`bempathy.serve.plan.serving_threads`). ``threads`` 0 keeps torch's default. Call it from the main thread
     (from another thread it crashed here) and before any other thread has run torch: a thread takes the count
     the first time it runs a parallel op and keeps it.
     """
@@ -92,7 +93,6 @@ def set_serving_threads(threads: int) -> int | None:
 
 def release_memory() -> None:
     """Free what a finished stage left behind before the next loads another model."""
-    import gc
 
     import torch
 
@@ -116,3 +116,10 @@ def describe() -> dict[str, Any]:
             "processes": processes,
         }
     return {"device": "cpu", "threads": torch.get_num_threads(), "processes": processes}
+
+
+def is_main_process() -> bool:
+    """False on the other ranks of a multi-GPU launch, which must not write logs or reports."""
+    from accelerate import PartialState
+
+    return PartialState().is_main_process

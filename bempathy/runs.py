@@ -1,4 +1,4 @@
-"""The layout of a train.py output folder, and tokenizer loading, shared by training, evaluation and serving.
+"""The layout of a train.py output folder, shared by the data writer, training, evaluation, serving and rating.
 
 The app must load a run (its adapter, its tokenizer, the base it was trained on) without importing the trainer,
 trl or datasets, so everything a reader of a run folder needs lives here and imports none of them:
@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bempathy.prompts import LLAMA31_CHAT_TEMPLATE, PAD_TOKEN
-
 EXPERIMENT_FILE = "experiment.json"
 ADAPTER_DIR = "adapter"
 RUN_CONFIG_FILE = "bempathy_config.json"
@@ -25,32 +23,6 @@ DATA_REPORT_FILE = "data_report.json"
 
 class ModelLoadError(RuntimeError):
     """A model, adapter or tokenizer cannot be loaded; the message says why and what to do instead."""
-
-
-def load_tokenizer(model_name_or_path: str, revision: str | None = None) -> Any:
-    """The model's tokenizer with our Llama 3.1 chat template and the dedicated padding token.
-
-    Padding with eos would mask every end-of-turn token and the model would never learn to stop, so the
-    pad token is always ``<|finetune_right_pad_id|>``.
-    """
-    from transformers import AutoTokenizer
-
-    from bempathy.tiny import resolve_model_name
-
-    path = resolve_model_name(model_name_or_path)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(path, revision=revision)
-    except OSError as error:
-        raise ModelLoadError(
-            f"cannot load the tokenizer of '{model_name_or_path}' ({str(error).splitlines()[0]}). "
-            "Offline or without access to the gated Llama repo? Use --config configs/tiny-cpu.yaml "
-            "for the local tiny model."
-        ) from None
-    if PAD_TOKEN not in tokenizer.get_vocab():
-        raise ModelLoadError(f"'{model_name_or_path}' has no {PAD_TOKEN} token: bempathy expects a Llama 3.1 tokenizer")
-    tokenizer.pad_token = PAD_TOKEN
-    tokenizer.chat_template = LLAMA31_CHAT_TEMPLATE
-    return tokenizer
 
 
 @dataclass(frozen=True)

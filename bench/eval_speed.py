@@ -47,7 +47,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from bempathy.generation import BASE, TUNED, ChatModel, DecodingSettings  # noqa: E402
+from bempathy.model.chat import BASE, TUNED, ChatModel, DecodingSettings  # noqa: E402
 
 SAMPLE_FILES = ("counselling_family_health.csv", "counselling_work_study.csv", "dialogues.csv")
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -306,7 +306,7 @@ def measure_compare(
 ) -> dict[str, Any]:
     """Base + tuned answers as one mixed-adapter batch vs two passes, for the app's Compare and for evaluation.
 
-    Why: one mixed-variant batch (bempathy.adapter_rows) serves both variants in one forward pass; this measures
+    Why: one mixed-variant batch (bempathy.model.adapter_rows) serves both variants in one forward pass; this measures
     what that buys where each is used. ``compare_speedup`` (the headline) is the app's case: one prompt streamed through
     ``stream_many`` as one call of 2 rows vs 2 calls of 1 row (base, then tuned), median over ``app_pairs``
     prompts. ``compare_eval_speedup`` is evaluation's: ``batch_size`` prompts at a time through
@@ -435,8 +435,8 @@ def measure_chat(
       safety check sees some context first; this is the first value with any text on screen.
     ``chat_stream_tokens_per_s`` is the rate after the first token: (tokens - 1) / (last value - first value).
     """
-    from bempathy.conversation import HOLD_BACK_CHARS, ConversationService, sampling_settings
-    from bempathy.safety import SafetyPolicy
+    from bempathy.safety.policy import SafetyPolicy
+    from bempathy.serve.conversation import HOLD_BACK_CHARS, ConversationService, sampling_settings
 
     policy = SafetyPolicy()
     service = ConversationService(chat, policy)

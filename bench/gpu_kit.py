@@ -123,8 +123,8 @@ def _strategy_run(
     from train_speed import ACCUMULATION, BATCH_SIZE, CountingCollator
 
     from bempathy.config import LoraModelConfig, TrainConfig
-    from bempathy.finetuner import keep_trainable_fp32
-    from bempathy.strategies import STRATEGIES
+    from bempathy.train.finetuner import keep_trainable_fp32
+    from bempathy.train.strategies import STRATEGIES
 
     on_gpu = torch.cuda.is_available()
     model_args = LoraModelConfig(model_name_or_path=str(model_dir), load_in_4bit=overrides.pop("load_in_4bit", False))
@@ -197,7 +197,7 @@ def perplexity_memory(model_dir: Path, tokenizer: Any) -> dict[str, Any]:
     model = AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
     row = tokenized_rows(tokenizer, [LONGEST_TOKENS], None)[0]
     labels = [t if m else -100 for t, m in zip(row["input_ids"], row["assistant_masks"], strict=True)]
-    from bempathy.evaluation import answer_token_nll
+    from bempathy.eval.evaluator import answer_token_nll
 
     if on_gpu:
         torch.cuda.synchronize()
@@ -214,7 +214,7 @@ def perplexity_memory(model_dir: Path, tokenizer: Any) -> dict[str, Any]:
 
 def chat_first_token(model_dir: Path, adapter: str | None, tokenizer: Any) -> dict[str, Any]:
     """Chat time to first token and streaming tokens/s on the tuned model, through the app's generation path."""
-    from bempathy.generation import ChatModel, DecodingSettings
+    from bempathy.model.chat import ChatModel, DecodingSettings
     from bempathy.prompts import chat_messages
 
     model = ChatModel.load(str(model_dir), adapter)
@@ -252,8 +252,8 @@ def batch_losses(model_dir: str, adapter: str, tokenizer_dir: str, model: Any = 
     import torch
     from corpus_shape import tokenized_rows
 
-    from bempathy.evaluation import answer_token_nll
-    from bempathy.runs import load_tokenizer
+    from bempathy.eval.evaluator import answer_token_nll
+    from bempathy.model.tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer(tokenizer_dir)
     if model is None:

@@ -68,7 +68,7 @@ def measure_prep(
     """Seconds and rows/s to prepare ``rows`` corpus rows and write the result, as ``--stage prepare`` does
     (the corpus file is written first, untimed)."""
     from bempathy.config import DataArguments
-    from bempathy.data import DatasetProcessor, write_prepared
+    from bempathy.data.processor import DatasetProcessor, write_prepared
 
     with tempfile.TemporaryDirectory(dir=tmp_dir) as scratch:
         corpus = write_corpus(Path(scratch) / "corpus.csv", rows, sample)

@@ -61,6 +61,6 @@ def load_bench_tokenizer(path: str | None) -> tuple[Any, str]:
     if path:
         tokenizer = load_real_tokenizer(path)
         return tokenizer, "Llama 3 (real, from --tokenizer)"
-    from bempathy.runs import load_tokenizer
+    from bempathy.model.tokenizer import load_tokenizer
 
     return load_tokenizer("tiny"), "tiny demo tokenizer (4,096 tokens; pass --tokenizer for the real one)"

@@ -84,10 +84,10 @@ def measure_startup_and_chat(run: str, logs: str | None, repeats: int) -> dict:
 def measure_compare(run: str, repeats: int) -> dict:
     import torch
 
-    from bempathy.generation import ChatModel, DecodingSettings
     from bempathy.hardware import set_serving_threads
+    from bempathy.model.chat import ChatModel, DecodingSettings
     from bempathy.prompts import chat_messages
-    from bempathy.serving import load_chat_model, plan_from_run, serving_threads
+    from bempathy.serve.plan import load_chat_model, plan_from_run, serving_threads
 
     chat: ChatModel = load_chat_model(plan_from_run(run))
     # Generate with the threads the app would use (app.py --cpu-threads, $BEMPATHY_CPU_THREADS, else by model).

@@ -117,7 +117,7 @@ def train_one(
 
     from bempathy.config import LoraModelConfig
     from bempathy.hardware import cuda_available
-    from bempathy.strategies import PeftStrategy
+    from bempathy.train.strategies import PeftStrategy
 
     on_gpu = cuda_available()
     model = build_model(shape, tokenizer, seed, torch.bfloat16 if on_gpu else None, "cuda" if on_gpu else None)

@@ -110,14 +110,14 @@ def messy_csv(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_dir() -> Path:
-    from bempathy.tiny import tiny_model_dir
+    from bempathy.model.tiny import tiny_model_dir
 
     return tiny_model_dir()
 
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer(tiny_dir):
-    from bempathy.runs import load_tokenizer
+    from bempathy.model.tokenizer import load_tokenizer
 
     return load_tokenizer(str(tiny_dir))
 
@@ -131,7 +131,7 @@ def make_random_adapter(model_dir: Path, out_dir: Path, seed: int) -> Path:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from bempathy.runs import load_tokenizer
+    from bempathy.model.tokenizer import load_tokenizer
 
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)

@@ -9,12 +9,12 @@ import torch
 from peft import LoraConfig, get_peft_model
 from transformers import AutoModelForCausalLM
 
-from bempathy.adapter_rows import PEFT_BASE, row_scalable_layers, rows_as
-from bempathy.generation import ChatModel, DecodingSettings
-from bempathy.lm_head import DECODE_HEAD_ROWS, use_decode_head
-from bempathy.model_thread import ModelThread, model_thread
+from bempathy.model.adapter_rows import PEFT_BASE, row_scalable_layers, rows_as
+from bempathy.model.chat import ChatModel, DecodingSettings
+from bempathy.model.lm_head import DECODE_HEAD_ROWS, use_decode_head
+from bempathy.model.thread import ModelThread, model_thread
+from bempathy.model.tokenizer import load_tokenizer
 from bempathy.prompts import chat_messages
-from bempathy.runs import load_tokenizer
 
 PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 PROMPTS = ["আমার খুব একা লাগে।", "পরীক্ষার আগে ভয় লাগছে, কী করব?"]

@@ -13,10 +13,11 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from bempathy.generation import ChatModel, DecodingSettings
+from bempathy.model.chat import ChatModel, DecodingSettings
+from bempathy.model.tiny import resolve_model_name
+from bempathy.model.tokenizer import load_tokenizer
 from bempathy.prompts import SYSTEM_PROMPT
-from bempathy.runs import RunFolder, load_tokenizer
-from bempathy.tiny import resolve_model_name
+from bempathy.runs import RunFolder
 from tests.conftest import ROOT, RunningApp, free_port, wait_for_http
 
 pytestmark = pytest.mark.slow
@@ -139,7 +140,7 @@ def test_an_unsafe_model_answer_is_replaced_in_chat_and_compare(running, monkeyp
     monkeypatch.setattr(chat, "demo", False)
 
     def fake_stream_many(conversations, variants, settings=None, seed=None, stop=None):
-        from bempathy.streaming import RowStats, Snapshot
+        from bempathy.model.streaming import RowStats, Snapshot
 
         n = len(conversations)
         yield Snapshot([unsafe[:20]] * n, [False] * n, [RowStats(3, 0.1, None)] * n)
@@ -162,7 +163,8 @@ def test_serving_loads_neither_trl_nor_datasets_nor_the_trainer(tiny_run):
     code = (
         "import sys, app\n"
         f"app.build(['--run', {str(out)!r}, '--logs-dir', {str(logs)!r}])\n"
-        "print([m for m in ('trl', 'datasets', 'bempathy.finetuner', 'bempathy.strategies', 'bempathy.data')"
+        "print([m for m in ('trl', 'datasets', 'bempathy.train.finetuner', 'bempathy.train.strategies',"
+        " 'bempathy.data.processor')"
         " if m in sys.modules])"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)

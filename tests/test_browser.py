@@ -154,7 +154,7 @@ def test_rating_works_on_a_phone_width_screen(running, browser, shots):
 
 
 def test_script_in_prompts_and_model_answers_never_runs(running, browser, shots, monkeypatch):
-    from bempathy.streaming import RowStats, Snapshot
+    from bempathy.model.streaming import RowStats, Snapshot
 
     chat = running.ctx.chat
 

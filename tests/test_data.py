@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from bempathy.config import DataArguments
-from bempathy.data import DataError, DatasetProcessor, format_report, write_prepared
-from bempathy.data_tokens import TokenCounter, render
+from bempathy.data.processor import DatasetProcessor, write_prepared
+from bempathy.data.read import DataError
+from bempathy.data.summary import format_report
+from bempathy.data.tokens import TokenCounter, render
 from bempathy.prompts import LLAMA31_CHAT_TEMPLATE, LONG_BENGALI_SYSTEM_PROMPT, SYSTEM_PROMPT
 from bempathy.text import normalize_text
 from tests.conftest import LONG_ANSWER, MESSY_ROWS, ROOT, SAMPLE_DIR, TINY_PRESET, ZWJ_WORD
@@ -255,7 +257,7 @@ def test_38k_rows_prepare_under_15_seconds_with_the_real_tokenizer(tmp_path, rea
 
 def test_write_prepared_is_all_or_nothing(tmp_path, messy_csv, monkeypatch):
     prepared = DatasetProcessor(DataArguments()).process(str(messy_csv))
-    import bempathy.data as data_module
+    import bempathy.data.processor as data_module
 
     def broken(path, examples):
         raise OSError("disk full")
@@ -338,7 +340,7 @@ def test_fast_token_counts_equal_a_full_render_and_tokenise(any_tokenizer, args)
 
 
 def test_another_chat_template_falls_back_to_the_full_render(tiny_dir):
-    from bempathy.runs import load_tokenizer
+    from bempathy.model.tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer(str(tiny_dir))
     tokenizer.chat_template = LLAMA31_CHAT_TEMPLATE.replace("<|end_header_id|>\n\n", "<|end_header_id|>\n")

@@ -10,10 +10,11 @@ import sys
 import pytest
 import torch
 
-from bempathy.evaluation import Evaluator, select_examples
-from bempathy.generation import ChatModel, DecodingSettings
+from bempathy.data.subsets import select_examples
+from bempathy.eval.evaluator import Evaluator
+from bempathy.model.chat import ChatModel, DecodingSettings
 from bempathy.prompts import chat_messages
-from bempathy.store import Store
+from bempathy.storage.store import Store
 from tests.conftest import ROOT
 
 QUICK = ["--num_train_epochs", "1", "--eval_max_examples", "8"]
@@ -199,7 +200,7 @@ def test_limited_evaluation_samples_every_sub_corpus():
 
 
 def test_report_shows_the_answers_of_the_evaluation_behind_its_metrics(tmp_path):
-    from bempathy.report import report_from_logs
+    from bempathy.eval.report import report_from_logs
 
     store = Store(tmp_path / "logs")
     experiment_id = store.experiments.insert({"model_name": "tiny", "metrics": {"evaluation_id": "second"}})

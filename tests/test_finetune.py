@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from bempathy.config import parse_config
-from bempathy.data import DatasetProcessor, write_prepared
-from bempathy.finetuner import LLAMAFineTuner
-from bempathy.runs import load_tokenizer
-from bempathy.store import Store
-from bempathy.strategies import PeftStrategy, StrategyError, select_strategy
+from bempathy.data.processor import DatasetProcessor, write_prepared
+from bempathy.model.tokenizer import load_tokenizer
+from bempathy.storage.store import Store
+from bempathy.train.finetuner import LLAMAFineTuner
+from bempathy.train.strategies import PeftStrategy, StrategyError, select_strategy
 from tests.conftest import ROOT, SAMPLE_DIR, TINY_PRESET
 
 LONG_ANSWER = " ".join(f"আপনার কষ্টটা আমি বুঝতে পারছি, {i} নম্বর কথাটা মন দিয়ে শুনুন।" for i in range(250))

@@ -6,9 +6,9 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from bempathy.generation import ChatModel, DecodingSettings
+from bempathy.model.chat import ChatModel, DecodingSettings
+from bempathy.model.tokenizer import load_tokenizer
 from bempathy.prompts import chat_messages
-from bempathy.runs import load_tokenizer
 
 PROMPTS = ["আমার খুব একা লাগে।", "পরীক্ষার আগে ভয় লাগছে, কী করব?", "অফিসে সবাই আমাকে এড়িয়ে চলে।"]
 GREEDY = DecodingSettings(max_new_tokens=20)

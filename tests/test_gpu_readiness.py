@@ -18,14 +18,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from bempathy import boot, evaluation, finetuner, lm_head, strategies
+from bempathy import boot
 from bempathy import config as config_module
 from bempathy.config import parse_config
-from bempathy.data import DatasetProcessor, load_split, write_prepared
-from bempathy.finetuner import LLAMAFineTuner, resolved_config
-from bempathy.runs import load_tokenizer
-from bempathy.store import Store
-from bempathy.strategies import PeftStrategy, StrategyError, UnslothStrategy
+from bempathy.data import subsets
+from bempathy.data.processor import DatasetProcessor, load_split, write_prepared
+from bempathy.eval import evaluator as evaluation
+from bempathy.model import lm_head
+from bempathy.model.tokenizer import load_tokenizer
+from bempathy.storage.store import Store
+from bempathy.train import finetuner, strategies
+from bempathy.train.finetuner import LLAMAFineTuner, resolved_config
+from bempathy.train.strategies import PeftStrategy, StrategyError, UnslothStrategy
 from tests.conftest import ROOT, make_random_adapter
 from tests.test_finetune import small_corpus, tiny_config
 
@@ -220,8 +224,8 @@ PEAK_PROBE = textwrap.dedent(
     import torch
     sys.path.insert(0, sys.argv[1])
     from tests.test_gpu_readiness import IdsTokenizer, tiny_llama
-    from bempathy.evaluation import Evaluator
-    from bempathy.generation import ChatModel
+    from bempathy.eval.evaluator import Evaluator
+    from bempathy.model.chat import ChatModel
 
     evaluator = Evaluator(ChatModel(tiny_llama(vocab=128256), IdsTokenizer()), batch_size=4)
     ids = torch.randint(0, 128000, (4500,), generator=torch.Generator().manual_seed(0)).tolist()
@@ -418,7 +422,7 @@ def test_validation_during_training_is_a_seeded_subset_and_the_final_val_loss_co
     assert len(val_rows) > 4
     tuner = LLAMAFineTuner(config)
     trainer = tuner.build_trainer()
-    expected = evaluation.select_examples(val_rows, 4, config.data.split_seed)
+    expected = subsets.select_examples(val_rows, 4, config.data.split_seed)
     tokenizer = load_tokenizer(config.model.model_name_or_path)
     assert len(trainer.eval_dataset) == 4
     assert [row["input_ids"] for row in trainer.eval_dataset] == [
@@ -438,7 +442,7 @@ def test_validation_during_training_is_a_seeded_subset_and_the_final_val_loss_co
 # -- 10. every 8B preset fits the GPUs it names at the corpus's longest example
 @pytest.mark.parametrize("preset", [QLORA_PRESET, UNSLOTH_PRESET], ids=lambda p: p.name)
 def test_each_8b_preset_fits_the_gpus_it_names_at_the_longest_example(preset):
-    from bempathy import memory
+    from bempathy.train import gpu_memory as memory
 
     config = parse_config(["--config", str(preset)])
     assert config.train.per_device_train_batch_size * config.train.gradient_accumulation_steps == 16
@@ -449,7 +453,7 @@ def test_each_8b_preset_fits_the_gpus_it_names_at_the_longest_example(preset):
 
 
 def test_memory_estimates_match_the_documented_figures():
-    from bempathy import memory
+    from bempathy.train import gpu_memory as memory
 
     gib = memory.GIB
     assert memory.weights_bytes() / gib == pytest.approx(5.31, abs=0.01)  # bench/lora_params_8b.py: ~5.2 + constants

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from bempathy.human_eval import RateLimit, RatingService, main
-from bempathy.human_items import BAD, CRITERIA, GOOD, HumanEvalError, make_item_id, shown_order
-from bempathy.store import Store, StoreCorruptError
+from bempathy.human_eval import main
+from bempathy.rating.items import BAD, CRITERIA, GOOD, HumanEvalError, make_item_id, shown_order
+from bempathy.rating.service import RateLimit, RatingService
+from bempathy.storage.log import StoreCorruptError
+from bempathy.storage.store import Store
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GOLD = REPO_ROOT / "data" / "gold" / "gold_items.jsonl"
@@ -509,7 +511,7 @@ def test_cli_help_runs_as_a_module() -> None:
 
 
 def test_cli_summary_json_and_csv(store: Store, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    pytest.importorskip("bempathy.rating_stats")
+    pytest.importorskip("bempathy.rating.stats")
     experiment_id = _rated_logs(store)
     csv_path = tmp_path / "summary.csv"
     args = [

@@ -1,4 +1,4 @@
-"""Tests for bempathy.journal: durable O(1) appends, torn tails, folds that survive crashes, many writers."""
+"""Tests for bempathy.storage.journal: durable O(1) appends, torn tails, folds that survive crashes, many writers."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from tinydb import TinyDB
 
-from bempathy.journal import RatingJournal
-from bempathy.store import Store, StoreCorruptError
+from bempathy.storage.journal import RatingJournal
+from bempathy.storage.log import StoreCorruptError
+from bempathy.storage.store import Store
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
@@ -184,8 +185,8 @@ def test_the_background_thread_folds(tmp_path: Path) -> None:
 
 HALF_LINE_CHILD = """
 import os, signal, sys
-from bempathy import journal
-from bempathy.store import Store
+from bempathy.storage import journal
+from bempathy.storage.store import Store
 ratings = Store(sys.argv[1], ratings_fold_interval=None, ratings_truncate_on_fold=False).ratings
 ratings.insert_unique({"item_id": "before", "rater_id": "r"}, ("item_id", "rater_id"))
 real_write = os.write
@@ -216,8 +217,8 @@ def test_a_writer_killed_halfway_through_a_line_never_acknowledged_it(tmp_path: 
 
 CRASH_BETWEEN_FOLD_AND_TRUNCATE = """
 import os, signal, sys
-from bempathy.journal import RatingJournal
-from bempathy.store import Store
+from bempathy.storage.journal import RatingJournal
+from bempathy.storage.store import Store
 ratings = Store(sys.argv[1], ratings_fold_interval=None).ratings
 for n in range(10):
     ratings.insert_unique({"item_id": f"i{n}", "rater_id": "r"}, ("item_id", "rater_id"))
@@ -281,8 +282,8 @@ def test_two_processes_times_threads_store_each_rating_exactly_once(tmp_path: Pa
 
 BURST_CHILD = """
 import sys
-from bempathy.human_eval import RatingService
-from bempathy.store import Store
+from bempathy.rating.service import RatingService
+from bempathy.storage.store import Store
 service = RatingService(Store(sys.argv[1], ratings_fold_interval=float(sys.argv[2]) or None), ratings_per_item=50)
 rater = sys.argv[3]
 while (item := service.next_item(rater))["item_id"] is not None:
@@ -338,8 +339,8 @@ def test_sigkill_during_a_burst_of_ratings_loses_no_acknowledged_one(tmp_path: P
 
 SIGNAL_CHILD = """
 import os, signal, sys
-from bempathy.journal import install_signal_handlers
-from bempathy.store import Store
+from bempathy.storage.journal import install_signal_handlers
+from bempathy.storage.store import Store
 ratings = Store(sys.argv[1], ratings_fold_interval=None).ratings
 install_signal_handlers()
 for n in range(3):

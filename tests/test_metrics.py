@@ -1,4 +1,4 @@
-"""Tests for bempathy.metrics, all on real Bengali text."""
+"""Tests for bempathy.eval.metrics, all on real Bengali text."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sacrebleu
 from rouge_score import rouge_scorer
 from sacrebleu.metrics import BLEU, CHRF
 
-from bempathy.metrics import (
+from bempathy.eval.metrics import (
     BengaliRougeTokenizer,
     mean_ci,
     paired_bootstrap,

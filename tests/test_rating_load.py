@@ -82,7 +82,7 @@ class Rater(threading.Thread):
 
 
 def _stored(logs: Path) -> list[dict]:
-    from bempathy.store import Store
+    from bempathy.storage.store import Store
 
     store = Store(logs)
     try:

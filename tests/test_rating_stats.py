@@ -15,18 +15,9 @@ from matplotlib.figure import Figure
 from nltk.metrics.agreement import AnnotationTask  # `import nltk.metrics.agreement` fails: see the note below
 from nltk.metrics.distance import interval_distance
 
-from bempathy.metrics import _t_quantile
-from bempathy.rating_report import CSV_COLUMNS
-from bempathy.rating_stats import (
-    CRITERIA,
-    binomial_two_sided_p,
-    format_summary,
-    krippendorff_alpha,
-    plot_summary,
-    summarize,
-    summary_csv,
-    wilson_interval,
-)
+from bempathy.eval.metrics import _t_quantile
+from bempathy.rating.stats import CRITERIA, binomial_two_sided_p, krippendorff_alpha, summarize, wilson_interval
+from bempathy.rating.tables import CSV_COLUMNS, format_summary, plot_summary, summary_csv
 
 # nltk 3.10: `import nltk.metrics.agreement as m` raises ImportError (the attribute nltk.metrics is rebound to
 # nltk.translate.metrics); `from nltk.metrics.agreement import AnnotationTask` works.

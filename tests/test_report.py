@@ -1,4 +1,4 @@
-"""Tests for bempathy.report: numbers in the tables, valid plots, escaping, missing data, Store round trip."""
+"""Tests for bempathy.eval.report: numbers in the tables, valid plots, escaping, missing data, Store round trip."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bempathy.report import main, render_report, report_from_logs
-from bempathy.store import Store
+from bempathy.eval.report import main, render_report, report_from_logs
+from bempathy.storage.store import Store
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PROMPT = "আমার পরীক্ষার ফল খারাপ হয়েছে, খুব মন খারাপ লাগছে।"
@@ -219,7 +219,7 @@ def test_report_from_logs_end_to_end(experiment: dict, tmp_path: Path, capsys: p
 
 
 def test_data_section_shows_where_the_tokens_go() -> None:
-    from bempathy.report import data_section
+    from bempathy.eval.report import data_section
 
     part = {"tokens": 10_000, "prompt_tokens": 3_000, "answer_tokens": 5_000, "prompt_share": 0.3, "answer_share": 0.5}
     budget = {"system_prompt_tokens": 117, "train": part, "all": {**part, "tokens": 12_000, "prompt_share": 0.25}}

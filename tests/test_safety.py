@@ -1,4 +1,4 @@
-"""Tests for bempathy.safety: the labelled set, robustness to spelling, guards, the response policy, the CLI."""
+"""Tests for bempathy.safety.policy: the labelled set, robustness to spelling, guards, the response policy, the CLI."""
 
 from __future__ import annotations
 
@@ -12,18 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bempathy.safety import (
-    CATEGORIES,
-    SafetyConfig,
-    SafetyConfigError,
-    SafetyPolicy,
-    advice_request,
-    assess,
-    check_answer,
-    evaluate,
-    load_labelled,
-)
-from bempathy.safety_romanised import fold_latin, phon_key, phon_source
+from bempathy.safety.check import evaluate, load_labelled
+from bempathy.safety.detect import CATEGORIES, advice_request, assess, check_answer
+from bempathy.safety.policy import SafetyConfig, SafetyConfigError, SafetyPolicy
+from bempathy.safety.romanised import fold_latin, phon_key, phon_source
 
 ROOT = Path(__file__).parents[1]
 SET = ROOT / "tests" / "data" / "safety_set.jsonl"
@@ -244,7 +236,7 @@ def test_romanised_fold_keeps_words_that_differ_in_meaning_apart(a, b):
 
 
 def test_phon_key_offsets_point_into_the_message_and_patterns_fold_like_keys():
-    from bempathy import safety_lexicon as lex
+    from bempathy.safety import lexicon as lex
 
     text = "Ami KHAISI 20ta NAPA, matha ghurche"
     key, offs = phon_key(*lex.base_key(text))

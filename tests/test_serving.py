@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bempathy.conversation import ConversationService, InputError, flatten_history, sampling_settings
+from bempathy.model.streaming import RowStats, Snapshot
 from bempathy.runs import ModelLoadError
-from bempathy.safety import SafetyPolicy
-from bempathy.serving import plan_model
-from bempathy.store import Store
-from bempathy.streaming import RowStats, Snapshot
+from bempathy.safety.policy import SafetyPolicy
+from bempathy.serve.conversation import ConversationService, InputError, flatten_history, sampling_settings
+from bempathy.serve.plan import plan_model
+from bempathy.storage.store import Store
 
 
 def _run_folder(root: Path, name: str, experiment_id: str, base: str = "tiny") -> Path:
@@ -153,7 +153,7 @@ def test_cpu_threads_default_to_one_for_the_tiny_demo_models_and_a_bad_value_is_
     import sys
     from types import SimpleNamespace
 
-    from bempathy.serving import serving_threads
+    from bempathy.serve.plan import serving_threads
 
     assert serving_threads(None, SimpleNamespace(demo=True)) == 1
     assert serving_threads(None, SimpleNamespace(demo=False)) == 0  # torch's default

@@ -6,11 +6,11 @@ import pytest
 import torch
 from datasets import Dataset
 
-from bempathy import lm_head
 from bempathy.config import LoraModelConfig, TrainConfig
+from bempathy.model import lm_head
 from bempathy.prompts import chat_messages
-from bempathy.sft import BempathySFTTrainer
-from bempathy.strategies import PeftStrategy, UnslothStrategy
+from bempathy.train.sft import BempathySFTTrainer
+from bempathy.train.strategies import PeftStrategy, UnslothStrategy
 
 
 def _rows() -> list[dict]:
@@ -26,7 +26,7 @@ def _trainer(cls, tiny_dir, tmp_path, seed=0):
     from transformers import AutoModelForCausalLM
     from trl import get_peft_config
 
-    from bempathy.runs import load_tokenizer
+    from bempathy.model.tokenizer import load_tokenizer
 
     torch.manual_seed(seed)
     tokenizer = load_tokenizer(str(tiny_dir))

@@ -1,4 +1,4 @@
-"""Tests for bempathy.store: round trip, semantics, concurrency, crash safety, corruption, config."""
+"""Tests for bempathy.storage.store: round trip, semantics, concurrency, crash safety, corruption, config."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ from pathlib import Path
 import portalocker
 import pytest
 
-from bempathy import store as store_module
-from bempathy.store import JsonLog, Store, StoreCorruptError, default_logs_dir
+from bempathy.storage import log as log_module
+from bempathy.storage.log import JsonLog, StoreCorruptError, default_logs_dir
+from bempathy.storage.store import Store
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENGALI = "আমি তোমার কষ্টটা বুঝতে পারছি। র‍্যাব"  # contains a zero-width joiner (U+200D)
@@ -130,9 +131,9 @@ def test_update_append_find_get_all(tmp_path: Path) -> None:
 
 def test_insert_many_writes_the_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     writes: list[int] = []
-    original = store_module.AtomicJSONStorage.write
+    original = log_module.AtomicJSONStorage.write
     monkeypatch.setattr(
-        store_module.AtomicJSONStorage, "write", lambda self, data: (writes.append(1), original(self, data))
+        log_module.AtomicJSONStorage, "write", lambda self, data: (writes.append(1), original(self, data))
     )
     log = Store(tmp_path).responses
     assert len(log.insert_many([{"k": i} for i in range(5)])) == 5
@@ -183,7 +184,7 @@ def test_threads_in_two_processes_lose_nothing(tmp_path: Path) -> None:
 
 CRASH_CHILD = """
 import sys
-from bempathy.store import Store
+from bempathy.storage.store import Store
 log = Store(sys.argv[1]).experiments
 text = "আমি তোমার কথা শুনছি, র‍্যাব। " * 700  # about 50 KB of UTF-8
 while True:
@@ -247,7 +248,7 @@ def test_sigkill_mid_write_leaves_a_valid_file_and_no_stuck_lock(tmp_path: Path)
 
 CRASH_MID_WRITE_CHILD = """
 import builtins, os, signal, sys
-from bempathy import store
+from bempathy.storage import log, store
 
 class WriteHalfThenDie:
     def __init__(self, fh):
@@ -267,17 +268,17 @@ def crashing_open(file, mode="r", *args, **kwargs):
     fh = builtins.open(file, mode, *args, **kwargs)
     return WriteHalfThenDie(fh) if "w" in mode or "+" in mode else fh
 
-log = store.Store(sys.argv[1]).experiments
-log.insert({"id": "before", "text": "আগের লেখা"})
-store.open = crashing_open  # the store's own writes now die halfway through
-log.insert({"id": "lost", "text": "নতুন লেখা" * 1000})
+experiments = store.Store(sys.argv[1]).experiments
+experiments.insert({"id": "before", "text": "আগের লেখা"})
+log.open = crashing_open  # the log module's own writes now die halfway through
+experiments.insert({"id": "lost", "text": "নতুন লেখা" * 1000})
 """
 
 
 @pytest.mark.multiprocess
 def test_sigkill_exactly_halfway_through_a_write_keeps_the_old_file(tmp_path: Path) -> None:
     """Deterministic version of the random kill above: the writer dies with half its bytes on disk.
-    The hook wraps ``open`` in the store module; if the store stops writing through it, the child
+    The hook wraps ``open`` in the log module; if the store stops writing through it, the child
     exits normally and the returncode check fails instead of the test passing vacuously."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
     result = subprocess.run([sys.executable, "-c", CRASH_MID_WRITE_CHILD, str(tmp_path)], env=env, timeout=30)

@@ -17,7 +17,8 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from bempathy import prompts, tiny
+from bempathy import prompts
+from bempathy.model import tiny
 from bempathy.text import bengali_share
 
 REPO = Path(__file__).resolve().parent.parent
@@ -336,7 +337,7 @@ def test_forward_and_generate(model, tokenizer):
 def test_concurrent_builds_share_one_result(tmp_path, data_dir, model_dir):
     """Two processes starting together (2-process training tests) must not race: one builds, both use it."""
     cache = tmp_path / "shared"
-    code = "import sys; from bempathy import tiny; print(tiny.tiny_model_dir(sys.argv[1], data_dir=sys.argv[2]))"
+    code = "import sys; from bempathy.model import tiny; print(tiny.tiny_model_dir(sys.argv[1], data_dir=sys.argv[2]))"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     procs = [
         subprocess.Popen(

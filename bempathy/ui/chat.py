@@ -1,6 +1,6 @@
 """Chat tab: a streamed, multi-turn conversation with one variant; and the ``/chat`` API endpoint.
 
-Every reply goes through :class:`bempathy.conversation.ConversationService` (crisis help block, answer checks).
+Every reply goes through :class:`bempathy.serve.conversation.ConversationService` (crisis help block, answer checks).
 Messages are never logged unless the operator allowed it (``--allow-chat-logging``) *and* the user ticks the box,
 which then shows a notice.
 """
@@ -11,15 +11,16 @@ from collections.abc import Iterator
 
 import gradio as gr
 
-from bempathy.conversation import (
+from bempathy.prompts import SYSTEM_PROMPT
+from bempathy.serve.conversation import (
     CHAT_MAX_NEW_TOKENS,
     CHAT_TEMPERATURE,
     CHAT_TOP_P,
     MAX_NEW_TOKENS_LIMIT,
     InputError,
+    flatten_content,
     sampling_settings,
 )
-from bempathy.prompts import SYSTEM_PROMPT
 from bempathy.ui.context import MODEL_QUEUE, AppContext
 
 EXAMPLES = [
@@ -116,8 +117,6 @@ def build_chat_tab(ctx: AppContext) -> None:
         last = history.pop() if history else None
         text = last.get("content") if last else ""
         if isinstance(text, list):
-            from bempathy.conversation import flatten_content
-
             text = flatten_content(text)
         return history, text or ""
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import gradio as gr
 
-from bempathy.conversation import (
+from bempathy.serve.conversation import (
     CHAT_MAX_NEW_TOKENS,
     CHAT_TEMPERATURE,
     CHAT_TOP_P,

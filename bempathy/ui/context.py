@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bempathy.safety import SafetyPolicy
-from bempathy.serving import ModelPlan
-from bempathy.store import Store
+from bempathy.safety.policy import SafetyPolicy
+from bempathy.serve.plan import ModelPlan
+from bempathy.storage.store import Store
 
 # Everything that runs the model shares this queue: one generation at a time (adapter state is shared).
 MODEL_QUEUE = "model"
@@ -51,7 +51,7 @@ class AppContext:
         if self.plan.notice:
             lines.append(self.plan.notice)
         if self.chat is not None and self.chat.demo and self.plan.source != "demo":
-            from bempathy.tiny import DEMO_MODEL_NOTE  # describes tiny-bn, the model demo.py trains on
+            from bempathy.model.tiny import DEMO_MODEL_NOTE  # describes tiny-bn, the model demo.py trains on
 
             lines.append(DEMO_MODEL_NOTE)
         return " ".join(lines)

@@ -1,7 +1,7 @@
 """Human evaluation tab: blind A/B rating by crowd raters; and the ``/next_item`` and ``/rate`` endpoints.
 
 The tab only shows and collects: what an item is, who gets it, validation, storage and statistics live in
-:mod:`bempathy.human_eval` and :mod:`bempathy.rating_stats` (as Chatbot Arena keeps its battle UI apart from vote
+:mod:`bempathy.rating.service` and :mod:`bempathy.rating.stats` (as Chatbot Arena keeps its battle UI apart from vote
 logging and rating analysis). The pseudonym is kept in the rater's browser (``gr.BrowserState``); on a Space with
 Hugging Face OAuth the signed-in username is the rater id and anonymous visitors cannot submit. Admin actions
 (export, switching the experiment) need ``$BEMPATHY_ADMIN_TOKEN``.
@@ -17,7 +17,9 @@ from typing import Any
 
 import gradio as gr
 
-from bempathy.human_items import CRITERIA, PREFERENCES
+from bempathy.rating.items import CRITERIA, PREFERENCES
+from bempathy.rating.stats import summarize
+from bempathy.rating.tables import summary_csv
 from bempathy.ui.context import RATING_CONCURRENCY, RATING_QUEUE, AppContext
 
 SCORES = [1, 2, 3, 4, 5]
@@ -206,7 +208,6 @@ def build_rate_tab(ctx: AppContext):
     def export_files(token_value):
         if not _admin_ok(ctx, token_value):
             return "Refused: wrong or missing admin token.", None
-        from bempathy.rating_stats import summarize, summary_csv
 
         folder = tempfile.mkdtemp(prefix="bempathy-export-")
         pairs = os.path.join(folder, "preferences.jsonl")

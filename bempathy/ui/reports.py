@@ -1,18 +1,21 @@
 """Reports tab: experiments, loss curves (live while training), metrics, breakdowns, data, answers, human scores.
 
-Everything is read from the logs and rendered by :mod:`bempathy.report` (the same tables and figures as
+Everything is read from the logs and rendered by :mod:`bempathy.eval.report` (the same tables and figures as
 ``report.md``), so the app and the Markdown report never disagree. Text from the logs is escaped by that renderer
 or shown in plain-text cells. No listener here touches the model, so none waits behind a generation.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from bempathy import report
+from bempathy.eval import report
+from bempathy.rating.stats import summarize
+from bempathy.rating.tables import format_summary, plot_summary
 from bempathy.runs import RunFolder
 from bempathy.ui.context import LOGS_CONCURRENCY, LOGS_QUEUE, AppContext
 
@@ -80,13 +83,11 @@ def _without_path_keys(value: Any) -> Any:
 def human_summary(ctx: AppContext, experiment_id: str | None) -> dict[str, Any]:
     """The human scores with rater ids replaced by stable pseudonymous labels: the page and /report are public
     (with OAuth, rater ids are Hugging Face usernames); the CLI over the logs shows the real ids."""
-    from bempathy.rating_stats import summarize
 
     return _public(summarize(ctx.store.ratings.all(), experiment_id=experiment_id))
 
 
 def _public(summary: dict[str, Any]) -> dict[str, Any]:
-    import hashlib
 
     def label(rater: str) -> str:
         return "rater-" + hashlib.sha256(str(rater).encode()).hexdigest()[:8]
@@ -241,7 +242,6 @@ def _status_line(exp: dict[str, Any]) -> str:
 
 
 def _human(ctx: AppContext, experiment_id: str) -> tuple[str, Any]:
-    from bempathy.rating_stats import format_summary, plot_summary
 
     summary = human_summary(ctx, experiment_id)
     if not summary.get("n_ratings"):

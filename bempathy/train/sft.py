@@ -3,7 +3,7 @@
 TRL 1.16's fused LM head skips the positions whose label is -100 only where Triton runs (CUDA, XPU); elsewhere
 it scores every position, padding and the fixed system prompt included, and then zeroes them. On this corpus
 (a long Bengali system prompt, median example ~144 tokens, a 128,256-token vocabulary) that is most of a CPU
-step. This subclass computes the same loss from the answer positions alone (``bempathy.lm_head``), logs the same
+step. This subclass computes the same loss from the answer positions alone (``bempathy.model.lm_head``), logs the same
 metrics, and leaves everything else to TRL: on CUDA/XPU, for label smoothing, custom loss functions, other
 loss types and wrapped (DDP) models it is TRL's own ``compute_loss``.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 from trl import SFTTrainer
 
-from bempathy.lm_head import answer_log_probs
+from bempathy.model.lm_head import answer_log_probs
 
 # Devices where TRL itself already runs the head on answer positions only (its Triton kernel).
 TRL_COMPACT_DEVICES = ("cuda", "xpu")

@@ -1,5 +1,5 @@
 # ruff: noqa: E501 -- long regex alternations read better unbroken than split mid-word
-"""Curated crisis lexicon for :mod:`bempathy.safety`: matching keys, signal patterns, guard word lists, texts.
+"""Curated crisis lexicon for :mod:`bempathy.safety.policy`: matching keys, signal patterns, guard word lists, texts.
 
 Patterns are written the way people type and are folded exactly like the message's matching key (NFC, no
 ZWJ/ZWNJ, no chandrabindu or nukta, ী→ি, ূ→ু, Latin digits), so authors need not think about spelling variants.
@@ -12,7 +12,7 @@ Each signal needs a first-person or intent cue; guards turn a match off when it 
 someone else, about a topic (news, awareness), an accident or a joke.
 
 Two layers: phrase signals (``_sig``, the first part of ``SIGNALS``) and concept rules (``_cx``, on the phonetic
-"phon" key of :mod:`bempathy.safety_romanised`). A concept rule names word classes from ``CONCEPTS`` (``@DEATH_ME``,
+"phon" key of :mod:`bempathy.safety.romanised`). A concept rule names word classes from ``CONCEPTS`` (``@DEATH_ME``,
 ``@PILLS``, ``@FAREWELL`` ...) and asks for several within a window in any order (``also``), unless a context word
 explains the match (``unless``: pests, drying clothes, a trip abroad). Adding a spelling or a synonym to a concept
 extends every rule that uses it; prefer that to adding a sentence-shaped phrase.
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import regex
 
-from bempathy.safety_romanised import phon_key, phon_source
+from bempathy.safety.romanised import phon_key, phon_source
 
 # -- folding shared by the message key and the pattern sources (1:1 or 1:0, so offsets survive)
 DROP = frozenset("\u200c\u200d\u200b\u2060\ufeff\u00ad\u0981\u09bc'’‘`´")  # joiners, chandrabindu, nukta, apostrophes

@@ -9,8 +9,8 @@ and drops, counts and names the rows it would cut.
 Every example is measured under the run's tokenizer; that is most of the work on the real corpus, so it runs
 in a worker thread while later rows are still being cleaned (the tokenizer releases the GIL), and it counts
 the pieces of the chat template instead of re-tokenising the fixed system prompt each time
-(``bempathy.data_tokens``: exact, checked against a full render). Reading lives in ``bempathy.data_read``,
-the report's figures and table in ``bempathy.data_report``.
+(``bempathy.data.tokens``: exact, checked against a full render). Reading lives in ``bempathy.data.read``,
+the report's figures and table in ``bempathy.data.summary``.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from bempathy.config import DataArguments
-from bempathy.data_read import CORPUS_COLUMNS, EMOTION_LABELS, DataError, Row, read_source, source_digest, source_files
-from bempathy.data_report import SPLITS, format_report, length_stats, token_budget
-from bempathy.data_tokens import TokenCounter
+from bempathy.data.read import CORPUS_COLUMNS, EMOTION_LABELS, DataError, Row, read_source, source_digest, source_files
+from bempathy.data.summary import SPLITS, format_report, length_stats, token_budget
+from bempathy.data.tokens import TokenCounter
 from bempathy.prompts import SYSTEM_PROMPT
 from bempathy.text import dedup_key, language_of, normalize_text
 

@@ -43,6 +43,7 @@ from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_token
 from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from bempathy import prompts
+from bempathy.paths import SAMPLE_DIR
 from bempathy.text import normalize_text
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,6 @@ MARKER_FILE = "bempathy_tiny.json"
 # recipe's fields are hashed into the cache key by themselves).
 TINY_VERSION = "2"
 VOCAB_SIZE = 4096
-SAMPLE_DIR = Path(__file__).resolve().parent.parent / "data" / "sample"
 TEXT_COLUMNS = ("Questions", "Answers", "Question-Title")
 # Llama 3's own pre-tokenizer split (from its tokenizer.json). Note that \p{L} excludes Bengali vowel signs
 # and the hasanta (category M), so words split at them exactly as they do under the real tokenizer.

@@ -44,8 +44,8 @@ from typing import Any
 
 import portalocker
 
-from bempathy.shutdown import close_all, forget, install_signal_handlers, remember
-from bempathy.store import AtomicJSONStorage, JsonLog, StoreCorruptError, _matches, _new_doc, _thread_lock, fsync_dir
+from bempathy.storage.log import AtomicJSONStorage, JsonLog, StoreCorruptError, fsync_dir, matches, new_doc, thread_lock
+from bempathy.storage.shutdown import close_all, forget, install_signal_handlers, remember
 
 __all__ = ["JOURNAL_SUFFIX", "RatingJournal", "close_all", "install_signal_handlers"]
 logger = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class RatingJournal:
         self.truncate_on_fold = truncate_on_fold
         self.fold_lock = fold_lock  # e.g. a CommitScheduler's lock: no fold while it lists files
         self._log = JsonLog(self.path, table)
-        self._jlock = _thread_lock(self.journal_path)
+        self._jlock = thread_lock(self.journal_path)
         self._jlock_path = self.journal_path.with_name(self.journal_path.name + ".lock")
         self._open_guard = threading.Lock()
         self._opened = False
@@ -93,7 +93,7 @@ class RatingJournal:
 
     def insert(self, record: dict) -> str:
         """Append one record; ValueError if its id exists. Returns the id once the line is fsynced."""
-        doc = _new_doc(record)
+        doc = new_doc(record)
         line = _encode(doc)
         with self._synced():
             if doc["id"] in self._records:
@@ -108,7 +108,7 @@ class RatingJournal:
         """
         if not unique_on:
             raise ValueError("unique_on needs at least one field")
-        doc = _new_doc(record)
+        doc = new_doc(record)
         line = _encode(doc)  # refuses non-JSON before touching disk
         key = tuple(_hashable(doc.get(field)) for field in unique_on)
         with self._synced():
@@ -129,7 +129,7 @@ class RatingJournal:
 
     def find(self, **equals: Any) -> list[dict]:
         """Records whose fields equal all the given values (absent fields match nothing); deep copies."""
-        match = _matches(equals)
+        match = matches(equals)
         with self._synced():
             return [copy.deepcopy(doc) for doc in self._list if match(doc)]
 

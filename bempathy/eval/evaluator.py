@@ -4,13 +4,12 @@
   whole split and divided by the number of answer tokens: a long system prompt cannot flatter it.
 - Both variants answer the same prompts from one loaded model (adapter disabled for the base), in batches,
   with fixed decoding; each answer is logged to GeneratedResponses.
-- Text metrics come from :mod:`bempathy.metrics` (Bengali-aware tokenisation, signatures kept), with paired
+- Text metrics come from :mod:`bempathy.eval.metrics` (Bengali-aware tokenisation, signatures kept), with paired
   bootstrap 95% intervals for every tuned-minus-base delta.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import uuid
@@ -18,11 +17,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bempathy import metrics as text_metrics
-from bempathy.generation import ChatModel, DecodingSettings
-from bempathy.lm_head import LOGITS_CHUNK_BYTES, body_and_head, vocab_size
-from bempathy.model_thread import model_thread
-from bempathy.store import Store, utc_now
+from tqdm.auto import tqdm
+
+from bempathy.data.processor import load_split
+from bempathy.data.read import DataError
+from bempathy.data.subsets import select_examples
+from bempathy.eval import metrics as text_metrics
+from bempathy.eval.report import report_from_logs
+from bempathy.hardware import is_main_process
+from bempathy.model.chat import ChatModel, DecodingSettings
+from bempathy.model.lm_head import LOGITS_CHUNK_BYTES, body_and_head, vocab_size
+from bempathy.model.thread import model_thread
+from bempathy.runs import ADAPTER_DIR, EXPERIMENT_FILE
+from bempathy.storage.log import utc_now
+from bempathy.storage.store import Store
 
 BREAKDOWN_METRICS = ("chrf", "rougeL", "bengali_share")
 DELTA_METRICS = ("bleu", "chrf", "rougeL", "bengali_share")
@@ -86,7 +94,6 @@ class Evaluator:
 
     def evaluate(self, rows: Sequence[dict[str, Any]], experiment_id: str | None = None) -> dict[str, Any]:
         """Generate, log and score every variant the model has on the same prompts."""
-        from tqdm.auto import tqdm
 
         prompts, references = zip(*(split_prompt(row["messages"]) for row in rows), strict=True)
         variants = ["base", "tuned"] if self.chat.has_adapter else ["base"]
@@ -230,35 +237,8 @@ def answer_token_nll(
     return total_nll, total_tokens
 
 
-def select_examples(rows: list[dict[str, Any]], limit: int | None, seed: int) -> list[dict[str, Any]]:
-    """A seeded sample of ``limit`` test examples, proportional per sub-corpus (largest remainder).
-
-    The corpus stores its sub-corpora in blocks, so the first N rows would describe only one of them.
-    """
-    if limit is None or limit >= len(rows):
-        return list(rows)
-    strata: dict[str, list[int]] = {}
-    for index, row in enumerate(rows):
-        strata.setdefault(str(row.get("subcorpus")), []).append(index)
-    exact = {name: limit * len(members) / len(rows) for name, members in strata.items()}
-    quota = {name: math.floor(share) for name, share in exact.items()}
-    for name in sorted(exact, key=lambda n: exact[n] - quota[n], reverse=True)[: limit - sum(quota.values())]:
-        quota[name] += 1
-
-    def order(index: int) -> str:
-        return hashlib.sha256(f"{seed}\x1f{rows[index].get('id')}".encode()).hexdigest()
-
-    chosen = [i for name, members in strata.items() for i in sorted(members, key=order)[: quota[name]]]
-    return [rows[i] for i in sorted(chosen)]
-
-
 def run_evaluation(config) -> dict[str, Any] | None:
     """train.py's evaluate stage: score DIR/adapter on DIR/data/test.jsonl, store metrics, write the report."""
-    from bempathy.data import DataError, load_split
-    from bempathy.finetuner import is_main_process
-    from bempathy.report import report_from_logs
-    from bempathy.runs import ADAPTER_DIR, EXPERIMENT_FILE
-
     if not is_main_process():
         return None
     output_dir = Path(config.train.output_dir)

@@ -33,12 +33,15 @@ from accelerate import PartialState
 from transformers import TrainerCallback
 
 from bempathy.config import Config, ConfigError
-from bempathy.data import load_split
+from bempathy.data.processor import load_split
+from bempathy.data.subsets import select_examples
 from bempathy.hardware import describe as hardware
-from bempathy.hardware import gpu_count, launched_processes, peak_memory_mb, release_memory
+from bempathy.hardware import gpu_count, is_main_process, launched_processes, peak_memory_mb, release_memory
+from bempathy.paths import TRAIN_SCRIPT
 from bempathy.runs import ADAPTER_DIR, EXPERIMENT_FILE, RUN_CONFIG_FILE
-from bempathy.store import Store, utc_now
-from bempathy.strategies import FineTuningStrategy, LoadedModel, select_strategy
+from bempathy.storage.log import utc_now
+from bempathy.storage.store import Store
+from bempathy.train.strategies import FineTuningStrategy, LoadedModel, select_strategy
 
 LOGGED_KEYS = ("loss", "eval_loss", "learning_rate", "grad_norm", "epoch")
 
@@ -54,10 +57,6 @@ class TrainResult:
     peak_memory_mb: float
     longest_example: int
     exported: dict[str, str]
-
-
-def is_main_process() -> bool:
-    return PartialState().is_main_process
 
 
 def check_gpu_processes(use_cpu: bool = False) -> None:
@@ -91,8 +90,6 @@ def keep_trainable_fp32(model: Any) -> int:
 
 def validation_subset(rows: list[dict[str, Any]], limit: int | None, seed: int) -> list[dict[str, Any]]:
     """The seeded validation subset evaluated during training (proportional per sub-corpus), or all rows."""
-    from bempathy.evaluation import select_examples
-
     return select_examples(rows, limit, seed)
 
 
@@ -157,7 +154,7 @@ def evaluate_in_fresh_process(argv: list[str], script: str | Path | None = None)
     """
     if not is_main_process():
         return 0
-    script = Path(script) if script is not None else Path(__file__).resolve().parent.parent / "train.py"
+    script = Path(script) if script is not None else TRAIN_SCRIPT
     command = [sys.executable, str(script), *evaluation_argv(argv)]
     print("bempathy: evaluating in a fresh process (Unsloth patched this one's model classes)", flush=True)
     release_memory()

@@ -1,14 +1,14 @@
 """Aggregate crowd ratings of blind answer pairs (base vs fine-tuned) into the figures a report needs.
 
 Input: ``HumanEvaluations`` records, one per rating (see :func:`summarize`). Output: one JSON-safe dict (no
-NaN: a figure that cannot be computed is None) that :mod:`bempathy.rating_report` turns into Markdown
-tables, CSV and a plot (``format_summary``, ``summary_csv`` and ``plot_summary`` are re-exported here).
+NaN: a figure that cannot be computed is None) that :mod:`bempathy.rating.tables` turns into Markdown
+tables, CSV and a plot.
 
 Choices, and why:
 
 * Gold ratings (``gold`` set) are quality checks on the raters: they feed the rater table only, never a
   model figure.
-* Means carry Student-t 95% intervals (:func:`bempathy.metrics.mean_ci`). They treat ratings as independent;
+* Means carry Student-t 95% intervals (:func:`bempathy.eval.metrics.mean_ci`). They treat ratings as independent;
   ratings of one item or by one rater are correlated, so read them as somewhat optimistic.
 * Win/loss shares carry Wilson 95% score intervals: sensible near 0 and 1 and for a handful of ratings.
 * Krippendorff's alpha comes from coincidence matrices in numpy, one unit per answer ``(item_id, variant)``.
@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from bempathy.metrics import mean_ci
+from bempathy.eval.metrics import mean_ci
 
 CRITERIA = ("empathy", "tone", "helpfulness")
 PREFERENCES = ("A", "B", "tie", "both_bad")
@@ -419,15 +419,10 @@ def summarize(
     }
 
 
-from bempathy.rating_report import format_summary, plot_summary, summary_csv  # noqa: E402  (re-exported API)
-
 __all__ = [
     "CRITERIA",
     "binomial_two_sided_p",
-    "format_summary",
     "krippendorff_alpha",
-    "plot_summary",
     "summarize",
-    "summary_csv",
     "wilson_interval",
 ]

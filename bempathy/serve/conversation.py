@@ -15,10 +15,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bempathy.generation import BASE, TUNED, ChatModel, DecodingSettings
+from bempathy.model.chat import BASE, TUNED, ChatModel, DecodingSettings
 from bempathy.prompts import SYSTEM_PROMPT
-from bempathy.safety import Reply, SafetyPolicy, Screen
-from bempathy.store import Store
+from bempathy.safety.policy import Reply, SafetyPolicy, Screen
+from bempathy.storage.store import Store
 
 MAX_INPUT_CHARS = 2000
 MAX_NEW_TOKENS_LIMIT = 1024

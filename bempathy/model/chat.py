@@ -1,9 +1,9 @@
 """ChatModel: one loaded model that answers as the base model, the fine-tuned one, or any loaded adapter.
 
 The LoRA adapters sit on top of the base weights, so evaluation and the app's Compare tab never hold two 8B
-models, and mixed-variant batches (:mod:`bempathy.adapter_rows`) let one ``generate`` call answer as base and
+models, and mixed-variant batches (:mod:`bempathy.model.adapter_rows`) let one ``generate`` call answer as base and
 tuned at once (one forward pass per token serves both columns). All use of the model runs on the process's model
-thread (:mod:`bempathy.model_thread`: the CPU math library is only fast for small batches with one calling
+thread (:mod:`bempathy.model.thread`: the CPU math library is only fast for small batches with one calling
 thread), holding :attr:`ChatModel.lock` there, because switching the active adapter flips shared state. Callers
 never take that lock themselves: waiting for the model thread while holding it would deadlock.
 
@@ -22,9 +22,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bempathy.adapter_rows import rows_as
-from bempathy.model_thread import model_thread
-from bempathy.streaming import BatchStreamer, Snapshot
+from bempathy.hardware import compute_dtype
+from bempathy.model.adapter_rows import rows_as
+from bempathy.model.lm_head import use_decode_head
+from bempathy.model.streaming import BatchStreamer, Snapshot
+from bempathy.model.thread import model_thread
+from bempathy.model.tokenizer import load_tokenizer
 
 BASE = "base"
 TUNED = "tuned"
@@ -41,7 +44,7 @@ class DecodingSettings:
 
     def generate_kwargs(self) -> dict[str, Any]:
         # One sequence per row, whatever a model's generation_config says: the streamer and the per-row variants
-        # (bempathy.adapter_rows) both count on generate never expanding the batch. The KV cache always: a config
+        # (bempathy.model.adapter_rows) both count on generate never expanding the batch. The KV cache always: a config
         # saved for training may say use_cache=False, and then every token would recompute the prompt.
         kwargs: dict[str, Any] = {
             "max_new_tokens": self.max_new_tokens,
@@ -69,9 +72,10 @@ class ChatModel:
     """A causal LM with zero or more LoRA adapters on the same base weights.
 
     Variants: ``base`` (adapters off) and one name per adapter (``tuned`` for a run's own adapter, an experiment id
-    for extra ones). A batch may mix variants row by row (:func:`bempathy.adapter_rows.rows_as`), so base and tuned
-    answers of a comparison or an evaluation come from one ``generate`` call. Adapter state is shared, so every use
-    of the model holds :attr:`lock`. On a CPU the LM head gets its decoding shape (:func:`use_decode_head`).
+    for extra ones). A batch may mix variants row by row (:func:`bempathy.model.adapter_rows.rows_as`), so base
+    and tuned answers of a comparison or an evaluation come from one ``generate`` call. Adapter state is shared,
+    so every use of the model holds :attr:`lock`. On a CPU the LM head gets its decoding shape
+    (:func:`use_decode_head`).
     """
 
     def __init__(
@@ -84,7 +88,6 @@ class ChatModel:
         demo: bool = False,
         name: str = "",
     ) -> None:
-        from bempathy.lm_head import use_decode_head
 
         self.model = model.eval()
         use_decode_head(self.model)
@@ -124,9 +127,7 @@ class ChatModel:
         import torch
         from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-        from bempathy.hardware import compute_dtype
-        from bempathy.runs import load_tokenizer
-        from bempathy.tiny import is_tiny_model, resolve_model_name
+        from bempathy.model.tiny import is_tiny_model, resolve_model_name
 
         named = {TUNED: adapter_dir} if adapter_dir is not None else {}
         named.update(adapters or {})

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bempathy.generation import TUNED
+from bempathy.model.chat import TUNED, ChatModel
 from bempathy.runs import ModelLoadError, RunFolder
-from bempathy.store import Store
+from bempathy.storage.store import Store
 
 DEMO_BASE = "tiny"
 TRAIN_HINT = "Train one with `python demo.py` (CPU, minutes) or `python train.py --config configs/<preset>.yaml`."
@@ -150,7 +150,6 @@ def load_chat_model(plan: ModelPlan):
     """Load the base with every adapter of the plan (None in crowd mode)."""
     if plan.base is None:
         return None
-    from bempathy.generation import ChatModel
 
     try:
         return ChatModel.load(plan.base, load_in_4bit=plan.load_in_4bit, adapters=dict(plan.adapters))

@@ -1,21 +1,5 @@
-"""The project's JSON logs (TinyDB), safe for many threads and several processes writing at once.
-
-Three logs live in the logs directory (``Store(logs_dir)``, else ``$BEMPATHY_LOGS_DIR``, else ``./logs``);
-each is a TinyDB file whose single table is named like the file:
-
-``LLAMAExperiments.json`` - one record per fine-tuning run:
-    id, model_name, strategy, lora_config, training settings, data summary, train_loss, val_loss,
-    loss_history (list, grown with ``append``), metrics, hardware, runtime_s,
-    status (running/completed/failed/interrupted), adapter_path, timestamp.
-``GeneratedResponses.json`` - one record per generated answer:
-    id, experiment_id, variant (base/tuned), input_text, response_text, reference_text, decoding,
-    latency_s, timestamp.
-``HumanEvaluations.json`` - one record per rater per item (``insert_unique`` on item_id + rater_id):
-    id, item_id, experiment_id, evaluation_id, rater_id, shown, scores, preference, preferred_variant,
-    comment, seconds_spent, gold, timestamp (see ``bempathy.human_eval``). Ratings arrive many at a time,
-    so ``Store.ratings`` is a ``bempathy.journal.RatingJournal``: an fsynced append-only journal next to
-    this file, folded into it at start-up, periodically and at shutdown; the JSON file stays the TinyDB
-    log of record.
+"""One TinyDB log file, safe for many threads and several processes writing at once; the primitives the
+ratings journal shares (per-file thread locks, atomic JSON storage, directory fsync, record ids).
 
 Why this module exists: TinyDB has no locking, and its JSONStorage rewrites the file in place, so
 concurrent writers corrupt it and a crash mid-write leaves broken JSON. Here every operation holds a
@@ -122,7 +106,7 @@ def _is_tinydb_shape(data: Any) -> bool:
     )
 
 
-def _thread_lock(path: Path) -> threading.Lock:
+def thread_lock(path: Path) -> threading.Lock:
     """One lock per resolved file path, shared by every JsonLog in this process."""
     with _THREAD_LOCKS_GUARD:
         return _THREAD_LOCKS.setdefault(path, threading.Lock())
@@ -135,7 +119,7 @@ class JsonLog:
         self.path = Path(path).resolve()
         self.table = table
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = _thread_lock(self.path)
+        self._lock = thread_lock(self.path)
         self._lock_path = self.path.with_name(self.path.name + ".lock")
 
     @contextmanager
@@ -165,7 +149,7 @@ class JsonLog:
 
     def insert_many(self, records: list[dict]) -> list[str]:
         """Add several records in one lock hold and one file write; ids must not exist yet."""
-        docs = [_new_doc(record) for record in records]
+        docs = [new_doc(record) for record in records]
         ids = [doc["id"] for doc in docs]
 
         def operation(table: Table) -> list[str]:
@@ -181,8 +165,8 @@ class JsonLog:
         """Check-and-insert atomically; None if a record already has the same values for ``unique_on``."""
         if not unique_on:
             raise ValueError("unique_on needs at least one field")
-        doc = _new_doc(record)
-        same_key = _matches({field: doc.get(field) for field in unique_on})
+        doc = new_doc(record)
+        same_key = matches({field: doc.get(field) for field in unique_on})
 
         def operation(table: Table) -> str | None:
             if table.contains(lambda other: other.get("id") == doc["id"] or same_key(other)):
@@ -217,57 +201,20 @@ class JsonLog:
 
     def find(self, **equals: Any) -> list[dict]:
         """Records whose fields equal all the given values, in insertion order."""
-        return self._run(lambda table: [dict(doc) for doc in table.search(_matches(equals))])
+        return self._run(lambda table: [dict(doc) for doc in table.search(matches(equals))])
 
     def __len__(self) -> int:
         return self._run(len)
 
 
-def _matches(equals: dict[str, Any]) -> Callable[[dict], bool]:
+def matches(equals: dict[str, Any]) -> Callable[[dict], bool]:
     """A TinyDB condition; a field that is absent never equals anything (not even None)."""
     return lambda doc: all(field in doc and doc[field] == value for field, value in equals.items())
 
 
-def _new_doc(record: dict) -> dict:
+def new_doc(record: dict) -> dict:
     """Copy the caller's record and give it an id and timestamp if it has none."""
     doc = dict(record)
     doc.setdefault("id", uuid.uuid4().hex[:12])
     doc.setdefault("timestamp", utc_now())
     return doc
-
-
-class Store:
-    """The three project logs under one directory.
-
-    ``ratings`` is a journal in front of ``HumanEvaluations.json`` so a rating submit costs the same at
-    20,000 stored ratings as at 20; it opens (and folds) lazily, on first use, so scripts that never
-    touch ratings never start its background fold thread. ``ratings_fold_interval`` (seconds, None = no
-    background fold) and ``ratings_truncate_on_fold`` are passed to it (see ``bempathy.journal``).
-    """
-
-    EXPERIMENTS = "LLAMAExperiments"
-    RESPONSES = "GeneratedResponses"
-    RATINGS = "HumanEvaluations"
-
-    def __init__(
-        self,
-        logs_dir: str | Path | None = None,
-        *,
-        ratings_fold_interval: float | None = 300.0,
-        ratings_truncate_on_fold: bool = True,
-    ) -> None:
-        from bempathy.journal import RatingJournal  # journal builds on this module's storage and locks
-
-        self.logs_dir = Path(logs_dir).expanduser().resolve() if logs_dir else default_logs_dir().resolve()
-        self.logs_dir.mkdir(parents=True, exist_ok=True)
-        self.experiments = self._log(self.EXPERIMENTS)
-        self.responses = self._log(self.RESPONSES)
-        self.ratings = RatingJournal(
-            self.logs_dir / f"{self.RATINGS}.json",
-            self.RATINGS,
-            fold_interval=ratings_fold_interval,
-            truncate_on_fold=ratings_truncate_on_fold,
-        )
-
-    def _log(self, name: str) -> JsonLog:
-        return JsonLog(self.logs_dir / f"{name}.json", name)

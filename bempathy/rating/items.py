@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bempathy.store import Store
+from bempathy.prompts import SYSTEM_PROMPT
+from bempathy.storage.store import Store
 
 CRITERIA: dict[str, dict[str, Any]] = {
     "empathy": {
@@ -251,7 +252,6 @@ def preference_rows(items: dict[str, Item], records: list[dict]) -> list[dict]:
     {"prompt": [system, user], "chosen": [assistant], "rejected": [assistant]}, with the system prompt the
     answers were generated under. Ties, both_bad, gold ratings and evenly split items are left out.
     """
-    from bempathy.prompts import SYSTEM_PROMPT
 
     votes: dict[str, dict[str, int]] = {}
     for record in records:

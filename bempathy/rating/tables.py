@@ -1,4 +1,4 @@
-"""Render a :func:`bempathy.rating_stats.summarize` result: Markdown tables, CSV and a matplotlib figure.
+"""Render a :func:`bempathy.rating.stats.summarize` result: Markdown tables, CSV and a matplotlib figure.
 
 Kept apart from the statistics so that importing them (e.g. from the rating app) does not import
 matplotlib, which is loaded only when a plot is asked for. Rater ids are untrusted text: they are escaped

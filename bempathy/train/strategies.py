@@ -25,9 +25,10 @@ from typing import Any
 
 from bempathy.config import LoraModelConfig, TrainConfig
 from bempathy.hardware import available_ram_bytes, cuda_available, native_bf16
+from bempathy.model.tiny import resolve_model_name
+from bempathy.model.tokenizer import load_tokenizer
 from bempathy.prompts import LLAMA31_CHAT_TEMPLATE, PAD_TOKEN
-from bempathy.runs import ModelLoadError, load_tokenizer
-from bempathy.tiny import resolve_model_name
+from bempathy.runs import ModelLoadError
 
 
 class StrategyError(ModelLoadError):
@@ -89,7 +90,7 @@ def merge_adapter(adapter_dir: str | Path, out_dir: str | Path, base: str, revis
     The dtype follows the checkpoint, not the GPU: the merge runs on the CPU whatever the GPU supports, and fp32
     would double the RAM (~32 GB for the 8B model) without making the bf16 weights any more exact. Usable on its
     own, e.g. on a bigger machine after ``--export none``:
-    ``python -c "from bempathy.strategies import merge_adapter; merge_adapter('DIR/adapter', 'DIR/merged',
+    ``python -c "from bempathy.train.strategies import merge_adapter; merge_adapter('DIR/adapter', 'DIR/merged',
     'meta-llama/Llama-3.1-8B-Instruct')"``.
     """
     from peft import PeftModel
@@ -189,7 +190,8 @@ class FineTuningStrategy(ABC):
             raise StrategyError(
                 f"--export merged reloads the base on the CPU in its published dtype and needs "
                 f"~{needed / 2**30:.1f} GiB of free RAM; {available / 2**30:.1f} GiB is available. Train with "
-                "--export none and merge the adapter on a machine with more RAM (bempathy.strategies.merge_adapter), "
+                "--export none and merge the adapter on a machine with more RAM "
+                "(bempathy.train.strategies.merge_adapter), "
                 "or use --strategy unsloth, whose merged save streams the base shard by shard"
             )
 
@@ -211,7 +213,7 @@ class PeftStrategy(FineTuningStrategy):
 
     def trainer_class(self) -> type:
         """TRL's SFTTrainer with the LM head on answer positions only where TRL scores every position (CPU)."""
-        from bempathy.sft import BempathySFTTrainer
+        from bempathy.train.sft import BempathySFTTrainer
 
         return BempathySFTTrainer
 

@@ -11,7 +11,7 @@ import math
 import unicodedata
 from typing import Any
 
-from bempathy.human_items import CRITERIA
+from bempathy.rating.items import CRITERIA
 
 MAX_RATER_ID_CHARS = 64  # room for "hf:" + a Hugging Face username when the app uses OAuth
 _BIDI_CONTROLS = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}  # can spoof how a name reads

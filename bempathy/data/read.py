@@ -1,6 +1,6 @@
 """Reading a corpus into Rows: the Kaggle CSV (and Excel's exports of it), a folder of CSVs, JSONL or `datasets`.
 
-Split out of ``bempathy.data`` (which re-exports what other modules use) so each file stays readable.
+Split out of ``bempathy.data.processor`` (which re-exports what other modules use) so each file stays readable.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Corpus to chat examples: read, clean, format, split, token counts and the data report (``DatasetProcessor``)."""

@@ -1,0 +1,1 @@
+"""Evaluation: ``Evaluator`` (perplexity, batched generation), Bengali-correct metrics, report.md and plots."""

@@ -1,0 +1,425 @@
+"""Evaluation report for one experiment, rendered from the TinyDB logs alone.
+
+Everything shown (tables, plots, example answers) is read from ``LLAMAExperiments`` and
+``GeneratedResponses``, never from a live model, so the report can be regenerated at any time with the
+command it prints in its "Reproduce" section:
+
+    python -m bempathy.report --experiment ID [--logs-dir DIR] --output-dir OUT
+
+Files are written to temp files and ``os.replace``d, so a reader never sees a half-written report.
+Model text is untrusted: it is escaped for Markdown tables and never emitted as raw HTML.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import math
+import os
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from bempathy.storage.store import Store
+
+
+class UnknownExperimentError(ValueError):
+    """The requested id is not in LLAMAExperiments; ``main`` turns it into exit status 2."""
+
+
+# (key, label, scale, decimals, unit): how each corpus metric is displayed in the comparison table.
+METRIC_ROWS = (
+    ("chrf", "chrF++ (0-100)", 1.0, 2, ""),
+    ("bleu", "BLEU (0-100)", 1.0, 2, ""),
+    ("rouge1", "ROUGE-1 (0-1)", 1.0, 3, ""),
+    ("rouge2", "ROUGE-2 (0-1)", 1.0, 3, ""),
+    ("rougeL", "ROUGE-L (0-1)", 1.0, 3, ""),
+    ("bengali_share", "Bengali share", 100.0, 1, "%"),
+    ("mean_length", "Mean length (words)", 1.0, 1, ""),
+    ("perplexity", "Perplexity (lower is better)", 1.0, 2, ""),
+)
+# (key, plot label, scale): the metrics plotted on one 0-100 axis.
+PLOT_METRICS = (
+    ("chrf", "chrF++", 1.0),
+    ("bleu", "BLEU", 1.0),
+    ("rougeL", "ROUGE-L\n×100", 100.0),
+    ("bengali_share", "Bengali\nshare (%)", 100.0),
+)
+# (key, (scale, decimals, unit)) for the per-topic / per-sub-corpus tables.
+GROUP_COLUMNS = (("chrf", (1.0, 1, "")), ("rougeL", (1.0, 3, "")), ("bengali_share", (100.0, 1, "%")))
+MAX_GROUPS, N_EXAMPLES, MAX_CHARS = 15, 3, 300
+EXAMPLE_ROWS = ("prompt", "reference", "base", "tuned")
+
+
+def _num(value: Any) -> float | None:
+    """A finite float or None: logs may hold None, strings or NaN (e.g. a CI from a single example)."""
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+def _fmt(value: Any, scale: float = 1.0, decimals: int = 2, unit: str = "", signed: bool = False) -> str:
+    number = _num(value)
+    if number is None:
+        return "—"
+    return f"{number * scale:{'+' if signed else ''}.{decimals}f}{unit}"
+
+
+def _escape(text: Any) -> str:
+    """Make arbitrary (model) text safe inside a Markdown table cell: no HTML, no cell or row breaks."""
+    if text is None:
+        return "—"
+    text = str(text).replace("\\", "\\\\").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("|", "\\|").replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<br>")
+
+
+def _truncate(text: str, limit: int = MAX_CHARS) -> str:
+    """Cut at a word boundary near ``limit`` so a Bengali grapheme is not split in the middle."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit - 60 else cut).rstrip() + " …"
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    """The one Markdown table formatter; every cell goes through ``_escape``."""
+    return "\n".join("| " + " | ".join(map(_escape, row)) + " |" for row in [headers, ["---"] * len(headers), *rows])
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write next to the target and rename, so the old or the new file is always complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a report is meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _save_figure(fig: Figure, path: Path) -> None:
+    FigureCanvasAgg(fig)  # Agg without touching pyplot's global backend state
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=150, bbox_inches="tight")
+    _write_atomic(path, buffer.getvalue())
+
+
+def plot_loss(history: list[dict], path: Path) -> None:
+    _save_figure(loss_figure(history), path)
+
+
+def loss_figure(history: list[dict]) -> Figure:
+    """Training loss (line) and validation loss (markers) against the optimizer step."""
+    fig = Figure(figsize=(7, 4.2))
+    ax = fig.add_subplot()
+    for key, label, style in (("loss", "training loss", "-"), ("eval_loss", "validation loss", "o-")):
+        steps = [e["step"] if _num(e.get("step")) is not None else i for i, e in enumerate(history)]
+        points = [(step, _num(e.get(key))) for step, e in zip(steps, history, strict=True)]
+        points = [(s, v) for s, v in points if v is not None]
+        if points:
+            ax.plot(*zip(*points, strict=True), style, label=label, markersize=5, linewidth=1.6)
+    if ax.lines:
+        ax.legend()
+    else:
+        ax.text(0.5, 0.5, "no loss history logged", ha="center", va="center", transform=ax.transAxes)
+        ax.set(xticks=[], yticks=[])
+    ax.set(title="Loss during fine-tuning", xlabel="optimizer step", ylabel="cross-entropy loss")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_metrics(metrics: dict, path: Path) -> None:
+    _save_figure(metrics_figure(metrics), path)
+
+
+def length_histogram(lengths: list[int]) -> Figure:
+    """How long the prepared examples are (tokens): the reason nothing is padded to one length."""
+    fig = Figure(figsize=(7, 3.6))
+    ax = fig.add_subplot()
+    if lengths:
+        ax.hist(lengths, bins=min(40, max(5, len(set(lengths)))), color="#1f77b4", alpha=0.85)
+        ordered = sorted(lengths)
+        median = ordered[len(ordered) // 2]
+        ax.axvline(median, color="black", linestyle="--", linewidth=1, label=f"median {median}")
+        ax.axvline(ordered[-1], color="#c62828", linestyle=":", linewidth=1, label=f"max {ordered[-1]}")
+        ax.legend()
+    else:
+        ax.text(0.5, 0.5, "no prepared data found for this run", ha="center", va="center", transform=ax.transAxes)
+        ax.set(xticks=[], yticks=[])
+    ax.set(title=f"Example lengths ({len(lengths)} examples)", xlabel="tokens per example", ylabel="examples")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def metrics_figure(metrics: dict) -> Figure:
+    """Base vs tuned on one 0-100 axis, plus tuned-minus-base with the bootstrap 95% CI."""
+    fig = Figure(figsize=(12, 4.6))
+    left, right = fig.subplots(1, 2)
+    xs = list(range(len(PLOT_METRICS)))
+    for offset, variant, color in ((-0.2, "base", "#9e9e9e"), (0.2, "tuned", "#1f77b4")):
+        scores = metrics.get(variant) or {}
+        values = [_num(scores.get(key)) for key, _, _ in PLOT_METRICS]
+        scaled = [None if v is None else v * s for v, (_, _, s) in zip(values, PLOT_METRICS, strict=True)]
+        bars = left.bar([x + offset for x in xs], [v or 0.0 for v in scaled], 0.4, label=variant, color=color)
+        left.bar_label(bars, ["n/a" if v is None else f"{v:.1f}" for v in scaled], fontsize=8, padding=2)
+    left.set(title="Base vs fine-tuned\n(held-out test split)", ylabel="score (0-100)", ylim=(0, 108))
+    left.legend(loc="upper left", ncols=2)
+    for x, (key, _, scale) in zip(xs, PLOT_METRICS, strict=True):
+        d, low, high = (
+            _num(((metrics.get("delta") or {}).get(key) or {}).get(k)) for k in ("delta", "ci_low", "ci_high")
+        )
+        if d is None:
+            continue
+        has_ci = low is not None and high is not None
+        color = "#2e7d32" if has_ci and low > 0 else "#c62828" if has_ci and high < 0 else "#9e9e9e"
+        yerr = [[(d - low) * scale], [(high - d) * scale]] if has_ci else None
+        bar = right.bar(x, d * scale, 0.55, color=color, yerr=yerr, capsize=6, ecolor="black")
+        if not has_ci:
+            right.bar_label(bar, ["no CI logged"], fontsize=8, padding=2)
+    right.axhline(0, color="black", linewidth=0.9)
+    right.set(ylabel="difference (points, same scale as left)", xlim=(-0.6, len(xs) - 0.4))
+    right.set_title("Tuned − base with 95% CI\n(green: CI above 0 · red: CI below 0 · grey: CI spans 0)")
+    for ax, empty, note in ((left, not metrics, "no metrics logged"), (right, not right.patches, "no deltas logged")):
+        ax.set_xticks(xs, [label for _, label, _ in PLOT_METRICS])
+        ax.grid(axis="y", alpha=0.3)
+        if empty:
+            ax.text(0.5, 0.5, note, ha="center", va="center", transform=ax.transAxes)
+            ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def comparison_table(metrics: dict) -> str:
+    """Metric | base | tuned | delta | 95% CI; the delta is recomputed only if the log lacks it."""
+    base, tuned, deltas = (metrics.get(k) or {} for k in ("base", "tuned", "delta"))
+    rows = []
+    for key, label, scale, decimals, unit in METRIC_ROWS:
+        b, t, logged = _num(base.get(key)), _num(tuned.get(key)), deltas.get(key) or {}
+        if b is None and t is None:
+            continue
+        diff = _num(logged.get("delta"))
+        if diff is None and b is not None and t is not None:
+            diff = t - b
+        low, high = _num(logged.get("ci_low")), _num(logged.get("ci_high"))
+        ci = [_fmt(bound, scale, decimals, signed=True) for bound in (low, high)]
+        ci_cell = f"[{ci[0]}, {ci[1]}]" if low is not None and high is not None else ""
+        delta_unit = " pp" if unit == "%" else unit
+        shown = [_fmt(v, scale, decimals, unit) for v in (b, t)]
+        rows.append([label, *shown, _fmt(diff, scale, decimals, delta_unit, signed=True), ci_cell])
+    if not rows:
+        return "_No base/tuned metrics logged for this experiment (was evaluation run?)._"
+    return _table(["metric", "base", "tuned", "delta (tuned − base)", "95% CI"], rows)
+
+
+def groups_table(groups: dict, kind: str) -> str:
+    """Per-group chrF++/ROUGE-L/Bengali share, largest groups first, at most ``MAX_GROUPS`` rows."""
+    if not groups:
+        return f"_No per-{kind} breakdown logged._"
+    ordered = sorted(groups.items(), key=lambda item: (-(item[1].get("n") or 0), item[0]))
+    rows = []
+    for name, group in ordered[:MAX_GROUPS]:
+        b, t = group.get("base") or {}, group.get("tuned") or {}
+        cells = [_fmt(v.get(key), *style) for key, style in GROUP_COLUMNS for v in (b, t)]
+        rows.append([name, group.get("n"), *cells])
+    headers = [kind, "n", "chrF++ base", "chrF++ tuned", "ROUGE-L base", "ROUGE-L tuned"]
+    table = _table([*headers, "Bengali base", "Bengali tuned"], rows)
+    hidden = ordered[MAX_GROUPS:]
+    if hidden:
+        n_hidden = sum(g.get("n") or 0 for _, g in hidden)
+        table += f"\n\n_{len(hidden)} more {kind}s omitted ({n_hidden} examples)._"
+    return table
+
+
+def examples_section(responses: list[dict]) -> str:
+    """The first few test examples answered by both variants in the same evaluation run.
+
+    Pairs by (evaluation_id, example_id) when logged (re-running evaluate adds a new run; short dialogue turns
+    can share an input text), else by identical ``input_text`` for older logs.
+    """
+
+    def key(r: dict) -> tuple:
+        if r.get("example_id") is not None:
+            return (r.get("evaluation_id"), r["example_id"])
+        return (r.get("evaluation_id"), r.get("input_text"))
+
+    base = {key(r): r for r in responses if r.get("variant") == "base"}
+    tuned = [r for r in responses if r.get("variant") == "tuned" and key(r) in base]
+    pairs = [(base[key(r)], r) for r in tuned]
+    if not pairs:
+        return "_No paired base/tuned responses logged in GeneratedResponses for this experiment._"
+    examples = []
+    for i, (b, t) in enumerate(pairs[:N_EXAMPLES], 1):
+        reference = t.get("reference_text") or b.get("reference_text")
+        texts = [t["input_text"], reference, b.get("response_text"), t.get("response_text")]
+        rows = [[name, _truncate(str(text or "—"))] for name, text in zip(EXAMPLE_ROWS, texts, strict=True)]
+        examples.append(f"### Example {i}\n\n{_table(['', 'text'], rows)}")
+    return "\n\n".join(examples)
+
+
+def _pairs(mapping: dict | None) -> list[list[Any]]:
+    """Key/value rows; an absent mapping ("not logged") differs from an empty one ("none")."""
+    if mapping is None:
+        return [["not logged", "—"]]
+    return [[key, value] for key, value in mapping.items()] or [["none", "—"]]
+
+
+def _joined(mapping: dict | None) -> str:
+    return ", ".join(f"{key}={value}" for key, value in (mapping or {}).items()) or "—"
+
+
+def data_section(data: dict) -> list[str]:
+    source = data.get("source") or {}
+    return [
+        f"Source: {_escape(source.get('path'))} (sha256 {_escape(source.get('sha256'))}); "
+        f"training length: {_escape(data.get('training_length'))} tokens.",
+        _table(["split", "examples"], _pairs(data.get("splits"))),
+        _table(["dropped because", "examples"], _pairs(data.get("dropped"))),
+        _table(["token length", "tokens"], _pairs(data.get("token_lengths"))),
+        *_budget_table(data.get("token_budget")),
+    ]
+
+
+def _budget_table(budget: dict | None) -> list[str]:
+    """Where the tokens go per split: the fixed system prompt (no loss on it) and the answers (the loss)."""
+    if not budget:
+        return []  # not measured (no tokenizer) or a run from before it was recorded
+
+    def cell(tokens: int | None, share: float | None) -> str:
+        return "—" if tokens is None or share is None else f"{tokens:,} ({100 * share:.1f}%)"
+
+    rows = [
+        [
+            name,
+            f"{part['tokens']:,}",
+            cell(part["prompt_tokens"], part["prompt_share"]),
+            cell(part["answer_tokens"], part["answer_share"]),
+        ]
+        for name, part in budget.items()
+        if isinstance(part, dict)
+    ]
+    prompt = budget.get("system_prompt_tokens")
+    table = _table(["split", "tokens", "system prompt", "answers (loss)"], rows)
+    return [f"System prompt: {prompt} tokens in every example.", table] if prompt is not None else [table]
+
+
+def _training_section(experiment: dict) -> list[str]:
+    history = experiment.get("loss_history") or []
+    steps = max((e.get("step") or 0 for e in history if "loss" in e), default="—")
+    runtime, memory = _num(experiment.get("runtime_s")), _num(experiment.get("peak_memory_mb"))
+    hardware = experiment.get("hardware") or {}
+    rows = [
+        ["train loss (final)", _fmt(experiment.get("train_loss"), decimals=4)],
+        ["validation loss", _fmt(experiment.get("val_loss"), decimals=4)],
+        ["optimizer steps", steps],
+        ["runtime", f"{runtime / 60:.1f} min" if runtime is not None else "—"],
+        [
+            "peak GPU memory" if hardware.get("device") == "cuda" else "peak process memory (RSS)",
+            f"{memory / 1024:.2f} GiB" if memory is not None else "—",
+        ],
+        ["hardware", _joined(experiment.get("hardware"))],
+        ["quantization", experiment.get("quantization") or "none"],
+        ["LoRA", _joined(experiment.get("lora_config"))],
+        ["adapter", experiment.get("adapter_path")],
+    ]
+    return [_table(["", "value"], rows), "![](plots/loss.png)"]
+
+
+def _reproduce_command(experiment_id: str, output_dir: Path, logs_dir: str | None) -> str:
+    args = ["python", "-m", "bempathy.report", "--experiment", experiment_id]
+    if logs_dir:
+        args += ["--logs-dir", str(Path(logs_dir).resolve())]
+    return shlex.join([*args, "--output-dir", str(Path(output_dir).resolve())])
+
+
+def render_report(experiment: dict, responses: list[dict], output_dir: Path, logs_dir: str | None) -> Path:
+    """Write ``report.md`` and ``plots/{loss,metrics}.png`` for one experiment record; returns the report."""
+    output_dir = Path(output_dir)
+    exp_id = str(experiment.get("id", "?"))
+    metrics = experiment.get("metrics") or {}
+    plot_loss(experiment.get("loss_history") or [], output_dir / "plots" / "loss.png")
+    plot_metrics(metrics, output_dir / "plots" / "metrics.png")
+    signatures = [
+        [name, (metrics.get("signatures") or {}).get(name, "not logged")] for name in ("bleu", "chrf", "rouge")
+    ]
+    blocks = [
+        f"# Evaluation report {_escape(exp_id)}: {_escape(experiment.get('model_name') or '?')}, "
+        f"{_escape(experiment.get('strategy') or '?')} ({_escape(experiment.get('status') or 'status unknown')})",
+        f"Experiment logged {_escape(experiment.get('timestamp'))}; all content below is read from "
+        "the LLAMAExperiments and GeneratedResponses logs.",
+        "## Data",
+        *data_section(experiment.get("data") or {}),
+        "## Training",
+        *_training_section(experiment),
+        "## Base vs fine-tuned (held-out test split)",
+        f"{_escape(metrics.get('n_examples'))} examples of the {_escape(metrics.get('split'))} "
+        f"split, evaluated {_escape(metrics.get('evaluated_at'))}; "
+        f"decoding: {_escape(_joined(metrics.get('decoding')))}. Delta is tuned − base (Bengali share in "
+        "percentage points); 95% CIs are paired bootstrap intervals, shown only where logged. "
+        "Higher is better for BLEU, chrF++, ROUGE and Bengali share; for perplexity **lower is better**; "
+        "mean length is descriptive.",
+        comparison_table(metrics),
+        "![](plots/metrics.png)",
+        _table(["metric", "signature"], signatures),
+        "## Per sub-corpus",
+        groups_table(metrics.get("by_subcorpus") or {}, "sub-corpus"),
+        "## Per topic",
+        groups_table(metrics.get("by_topic") or {}, "topic"),
+        "## Example answers",
+        examples_section(responses),
+        "## Reproduce",
+        "Every number and figure above is recomputed from the logs alone by:",
+        f"```\n{_reproduce_command(exp_id, output_dir, logs_dir)}\n```",
+    ]
+    report = output_dir / "report.md"
+    _write_atomic(report, ("\n\n".join(blocks) + "\n").encode("utf-8"))
+    return report
+
+
+def report_from_logs(experiment_id: str, output_dir: Path, logs_dir: str | None = None) -> Path:
+    """Load the experiment and its generated responses from the Store, then render the report.
+
+    The report names the Store's resolved logs directory, so its command still works if
+    ``$BEMPATHY_LOGS_DIR`` or the working directory differ later.
+    """
+    store = Store(logs_dir)
+    experiment = store.experiments.get(experiment_id)
+    if experiment is None:
+        raise UnknownExperimentError(f"no experiment {experiment_id} in {store.logs_dir}")
+    return render_report(experiment, evaluation_responses(store, experiment), Path(output_dir), str(store.logs_dir))
+
+
+def evaluation_responses(store: Store, experiment: dict) -> list[dict]:
+    """The logged answers behind the experiment's metrics (not those of an earlier evaluation, nor chats)."""
+    responses = store.responses.find(experiment_id=experiment.get("id"))
+    evaluation_id = (experiment.get("metrics") or {}).get("evaluation_id")
+    if evaluation_id is not None:
+        return [r for r in responses if r.get("evaluation_id") == evaluation_id]
+    return [r for r in responses if r.get("kind") != "chat"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bempathy.report",
+        description="Render a Markdown evaluation report with loss and metric plots for one experiment, "
+        "recomputed from the TinyDB logs alone (no model is loaded).",
+    )
+    parser.add_argument("--experiment", required=True, help="experiment id in LLAMAExperiments")
+    parser.add_argument("--logs-dir", default=None, help="logs directory (default: $BEMPATHY_LOGS_DIR or ./logs)")
+    parser.add_argument("--output-dir", required=True, type=Path, help="where report.md and plots/ go")
+    args = parser.parse_args(argv)
+    try:
+        report = report_from_logs(args.experiment, args.output_dir, args.logs_dir)
+    except UnknownExperimentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(report)
+    return 0

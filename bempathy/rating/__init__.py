@@ -1,0 +1,1 @@
+"""Blind crowd rating: items, assignment and validation (``RatingService``), statistics, the rating report."""

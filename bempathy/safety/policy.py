@@ -1,0 +1,202 @@
+"""The response policy: the help block first for a crisis, a caring answer, unsafe model output never shown;
+help texts and thresholds from ``configs/safety.yaml``."""
+
+from __future__ import annotations
+
+import threading
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field, fields
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bempathy.safety import lexicon as lex
+from bempathy.safety.detect import CATEGORIES, DEFAULT_CONFIG, Assessment, _advice, assess, check_answer
+from bempathy.text import bengali_share, words
+
+# -- configuration -------------------------------------------------------------------------------------------
+
+
+class SafetyConfigError(ValueError):
+    """A safety config that cannot be used; the message names the file and the key."""
+
+
+_FALLBACK_KEYS = (*CATEGORIES, "default")
+
+
+@dataclass
+class SafetyConfig:
+    """Help block text and numbers, fallbacks per category, advice pointers, answer usability thresholds."""
+
+    help_title: str = lex.DEFAULT_HELP_TITLE
+    help_numbers: list[dict[str, str]] = field(default_factory=lambda: [dict(n) for n in lex.DEFAULT_HELP_NUMBERS])
+    help_lines: list[str] = field(default_factory=lambda: list(lex.DEFAULT_HELP_LINES))
+    help_english: str = lex.DEFAULT_HELP_ENGLISH
+    fallbacks: dict[str, str] = field(default_factory=lambda: dict(lex.DEFAULT_FALLBACKS))
+    advice_pointers: dict[str, str] = field(default_factory=lambda: dict(lex.DEFAULT_ADVICE_POINTERS))
+    min_answer_letters: int = 30
+    min_bengali_share: float = 0.5
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> SafetyConfig:
+        """Read a YAML config; None -> configs/safety.yaml, or the built-in defaults when that file is absent."""
+        if path is None and not DEFAULT_CONFIG.exists():
+            return cls()
+        path = Path(path) if path is not None else DEFAULT_CONFIG
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise SafetyConfigError(f"{path}: cannot read: {error.strerror or error}") from error
+        except yaml.YAMLError as error:
+            raise SafetyConfigError(f"{path}: not valid YAML: {' '.join(str(error).split())}") from error
+        if raw is None:
+            return cls()
+        if not isinstance(raw, dict):
+            raise SafetyConfigError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+        return cls(**{k: _checked(path, k, v) for k, v in raw.items()})
+
+
+def _checked(path: Path, key: Any, value: Any) -> Any:
+    """Validate one top-level key; mappings are merged over the defaults so a config may override one text."""
+    where = f"{path}: key {key!r}"
+    names = {f.name for f in fields(SafetyConfig)}
+    if key not in names:
+        raise SafetyConfigError(f"{where}: unknown key (known: {', '.join(sorted(names))})")
+    if key in ("help_title", "help_english"):
+        if not isinstance(value, str) or not value.strip():
+            raise SafetyConfigError(f"{where}: expected non-empty text, got {type(value).__name__}")
+        return value.strip()
+    if key == "help_lines":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise SafetyConfigError(f"{where}: expected a list of text lines")
+        return [v.strip() for v in value if v.strip()]
+    if key == "help_numbers":
+        ok = (
+            isinstance(value, list)
+            and value
+            and all(isinstance(v, dict) and set(v) == {"label", "number"} for v in value)
+        )
+        if not ok or not all(isinstance(v["label"], str) and isinstance(v["number"], str | int) for v in value):
+            raise SafetyConfigError(f"{where}: expected a non-empty list of {{label: text, number: text}}")
+        return [{"label": v["label"].strip(), "number": str(v["number"]).strip()} for v in value]
+    if key in ("fallbacks", "advice_pointers"):
+        allowed = _FALLBACK_KEYS if key == "fallbacks" else ("medical", "legal")
+        defaults = getattr(SafetyConfig(), key)
+        if not isinstance(value, dict):
+            raise SafetyConfigError(f"{where}: expected a mapping of {', '.join(allowed)}")
+        for sub, text in value.items():
+            if sub not in allowed:
+                raise SafetyConfigError(f"{where}.{sub}: unknown key (known: {', '.join(allowed)})")
+            if not isinstance(text, str) or not text.strip():
+                raise SafetyConfigError(f"{where}.{sub}: expected non-empty text, got {type(text).__name__}")
+        return {**defaults, **{k: v.strip() for k, v in value.items()}}
+    if key == "min_answer_letters":
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise SafetyConfigError(f"{where}: expected a non-negative integer, got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise SafetyConfigError(f"{where}: expected a number between 0 and 1, got {value!r}")
+    return float(value)
+
+
+# -- policy --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Screen:
+    user_text: str
+    assessment: Assessment
+    advice: str | None
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    replaced: bool
+    reason: str | None
+
+
+def unusable(answer: str, config: SafetyConfig) -> str | None:
+    """Why a finished answer cannot stand as the caring reply to a crisis (empty, short, not Bengali, looping)."""
+    if not answer.strip():
+        return "empty"
+    letters = sum(1 for ch in answer if unicodedata.category(ch)[0] in "LM")
+    if letters < config.min_answer_letters:
+        return "too_short"
+    if bengali_share(answer) < config.min_bengali_share:
+        return "not_bengali"
+    tokens = [w.casefold() for w in words(answer)]
+    if len(tokens) >= 6:
+        top = Counter(tokens).most_common(1)[0][1]
+        longest_run = max(len(list(group)) for _, group in groupby(tokens))
+        if top / len(tokens) > 0.4 or longest_run >= 4 or len(set(tokens)) / len(tokens) < 0.3:
+            return "repetitive"
+    return None
+
+
+class SafetyPolicy:
+    """Screens user messages and composes what is shown; keeps message counts (never text), thread-safe."""
+
+    COUNT_KEYS = (
+        "messages",
+        "crisis",
+        *(f"crisis_{c}" for c in CATEGORIES),
+        "answers_replaced",
+        "unsafe_answers",
+        "unusable_answers",
+        "advice_pointers",
+    )
+
+    def __init__(self, config: SafetyConfig | None = None) -> None:
+        self.config = config if config is not None else SafetyConfig.load()
+        self._lock = threading.Lock()
+        self._counts = dict.fromkeys(self.COUNT_KEYS, 0)
+        c = self.config
+        lines = [f"**{c.help_title}**"]
+        lines += [f"- {n['label']}: **{n['number']}**" for n in c.help_numbers]
+        lines += [f"- {line}" for line in c.help_lines]
+        self._help = "\n".join(lines) + "\n\n" + c.help_english
+
+    def help_block(self) -> str:
+        return self._help
+
+    def screen(self, user_text: str) -> Screen:
+        assessment = assess(user_text)
+        return Screen(user_text, assessment, _advice(user_text, assessment))
+
+    def compose(self, screen: Screen, answer: str, *, final: bool, demo_model: bool = False) -> Reply:
+        """The text to show for this (partial or final) answer; unsafe text is never returned."""
+        answer = answer or ""
+        crisis = screen.assessment.crisis
+        unsafe = check_answer(answer) if answer.strip() else None
+        reason = unsafe
+        if reason is None and crisis and demo_model:
+            reason = "demo_model"
+        if reason is None and crisis and final:
+            reason = unusable(answer, self.config)
+        replaced = reason is not None
+        fallbacks = self.config.fallbacks
+        body = fallbacks.get(screen.assessment.category or "default", fallbacks["default"]) if replaced else answer
+        parts = [self._help, body.strip()] if crisis else [body]
+        if screen.advice:
+            parts.append(self.config.advice_pointers[screen.advice])
+        text = "\n\n".join(p for p in parts if p) if crisis or replaced or screen.advice else answer
+        if final:
+            with self._lock:
+                n = self._counts
+                n["messages"] += 1
+                if crisis:
+                    n["crisis"] += 1
+                    n[f"crisis_{screen.assessment.category}"] += 1
+                n["answers_replaced"] += replaced
+                n["unsafe_answers"] += unsafe is not None
+                n["unusable_answers"] += replaced and unsafe is None and reason != "demo_model"
+                n["advice_pointers"] += screen.advice is not None
+        return Reply(text, replaced, reason)
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
