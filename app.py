@@ -140,6 +140,7 @@ def build(argv: list[str] | argparse.Namespace | None = None):
             store,
             experiment_ids=plan.experiment_ids,
             max_input_chars=args.max_input_chars or MAX_INPUT_CHARS,
+            system_prompt=plan.system_prompt,
         )
     ctx = AppContext(
         plan=plan,

@@ -9,11 +9,11 @@ dir prepares the data first; `--stage evaluate` trains first if there is no adap
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from bempathy.boot import preimport_unsloth
+from bempathy.runs import ModelLoadError, RunFolder
 
 DESCRIPTION = __doc__.split("\n\n", 1)[0]
 
@@ -27,8 +27,8 @@ def prepare(config) -> dict:
     tokenizer = load_tokenizer(config.model.model_name_or_path, config.model.model_revision)
     processor = DatasetProcessor(config.data, tokenizer, config.train.max_length, _tokenizer_name(config))
     prepared = processor.process(config.data.data)
-    out = write_prepared(prepared, config.train.output_dir)
-    print(f"\nData: {config.data.data} -> {out / 'data'}\n{format_report(prepared.report)}\n")
+    run = RunFolder(write_prepared(prepared, config.train.output_dir))
+    print(f"\nData: {config.data.data} -> {run.data_dir}\n{format_report(prepared.report)}\n")
     return prepared.report
 
 
@@ -42,10 +42,10 @@ def _prepared_matches(config) -> bool:
     from bempathy.data.processor import preparation_settings
     from bempathy.data.read import source_digest
 
-    report_path = Path(config.train.output_dir) / "data_report.json"
-    if not report_path.exists() or not (Path(config.train.output_dir) / "data" / "train.jsonl").exists():
+    run = RunFolder(Path(config.train.output_dir))
+    if not run.has_prepared_data():
         return False
-    report = json.loads(report_path.read_text(encoding="utf-8"))
+    report = run.data_report()
     settings = preparation_settings(config.data, config.train.max_length, _tokenizer_name(config))
     return report.get("settings") == settings and report["source"]["sha256"] == source_digest(config.data.data)
 
@@ -58,12 +58,12 @@ def ensure_prepared(config, force: bool = False) -> None:
             prepare(config)
 
 
-def train(config):
+def train(config, store=None):
     """Fine-tune with the selected strategy (preparing first when needed)."""
     from bempathy.train.finetuner import LLAMAFineTuner
 
     ensure_prepared(config)
-    result = LLAMAFineTuner(config).train()
+    result = LLAMAFineTuner(config, store).train()
     if result.experiment_id is not None:
         print(
             "\nTraining done\n"
@@ -78,14 +78,13 @@ def train(config):
     return result
 
 
-def evaluate(config):
+def evaluate(config, store=None):
     """Score base vs tuned on the held-out test split (training first when there is no adapter)."""
     from bempathy.eval.evaluator import run_evaluation
-    from bempathy.runs import ADAPTER_DIR
 
-    if not (Path(config.train.output_dir) / ADAPTER_DIR / "adapter_config.json").exists():
-        train(config)
-    return run_evaluation(config)  # returns None on ranks other than 0: evaluation runs once
+    if not RunFolder(Path(config.train.output_dir)).has_adapter():
+        train(config, store)
+    return run_evaluation(config, store)  # returns None on ranks other than 0: evaluation runs once
 
 
 STAGES = {"prepare": prepare, "train": train, "evaluate": evaluate}
@@ -97,23 +96,25 @@ def main(argv: list[str] | None = None) -> int:
 
     from bempathy.config import ConfigError, make_parser, parse_config
     from bempathy.data.read import DataError
-    from bempathy.runs import ModelLoadError
     from bempathy.storage.log import StoreCorruptError
+    from bempathy.storage.store import Store
 
     try:
         config = parse_config(argv, make_parser(prog="train.py", description=DESCRIPTION))
         if config.run.stage == "prepare":
             ensure_prepared(config, force=True)
-        elif config.run.stage == "all":
+            return 0
+        store = Store(config.run.logs_dir)  # one per process: training and evaluation log through it
+        if config.run.stage == "all":
             ensure_prepared(config, force=True)
-            train(config)
+            train(config, store)
             from bempathy.train.finetuner import evaluate_in_fresh_process, unsloth_patched
 
             if unsloth_patched():  # Unsloth patched this process's Llama classes: evaluate in a fresh one
                 return evaluate_in_fresh_process(argv)
-            evaluate(config)
+            evaluate(config, store)
         else:
-            STAGES[config.run.stage](config)
+            STAGES[config.run.stage](config, store)
     except (ConfigError, DataError, ModelLoadError, StoreCorruptError) as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         return 2

@@ -76,3 +76,11 @@ def chat_messages(user_text: str, assistant_text: str | None = None, system_prom
     if assistant_text is not None:
         messages.append({"role": "assistant", "content": assistant_text})
     return messages
+
+
+def system_prompt_or_default(prompt: str | None) -> str:
+    """The configured system prompt (``--system_prompt``), or :data:`SYSTEM_PROMPT` when none (or a blank) is set.
+
+    The data writer and every reader of a run (serving, rating) resolve it here, so they cannot disagree.
+    """
+    return prompt if prompt and prompt.strip() else SYSTEM_PROMPT

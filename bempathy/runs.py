@@ -1,7 +1,8 @@
-"""The layout of a train.py output folder, shared by the data writer, training, evaluation, serving and rating.
+"""The layout of a train.py output folder: the one place that spells its paths, read by every stage.
 
-The app must load a run (its adapter, its tokenizer, the base it was trained on) without importing the trainer,
-trl or datasets, so everything a reader of a run folder needs lives here and imports none of them:
+The app must load a run (its adapter, its tokenizer, the base it was trained on, the system prompt it was trained
+with) without importing the trainer, trl or datasets, so everything a reader of a run folder needs lives here and
+imports none of them:
 
     DIR/data/{train,val,test}.jsonl   prepared examples        DIR/data_report.json   the data report
     DIR/experiment.json               {"experiment_id": ...}   DIR/adapter/           PEFT adapter + tokenizer
@@ -11,14 +12,29 @@ trl or datasets, so everything a reader of a run folder needs lives here and imp
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from bempathy.prompts import system_prompt_or_default
 
 EXPERIMENT_FILE = "experiment.json"
 ADAPTER_DIR = "adapter"
 RUN_CONFIG_FILE = "bempathy_config.json"
 DATA_REPORT_FILE = "data_report.json"
+DATA_DIR = "data"
+REPORT_FILE = "report.md"
+PLOTS_DIR = "plots"
+SPLITS = ("train", "val", "test")
+
+
+def system_prompt_of(config: Mapping[str, Any] | None) -> str:
+    """The system prompt a resolved config (saved beside an adapter, or logged with an experiment) trained with.
+
+    ``data.system_prompt`` unset means the default, resolved as the data writer resolves it.
+    """
+    return system_prompt_or_default(((config or {}).get("data") or {}).get("system_prompt"))
 
 
 class ModelLoadError(RuntimeError):
@@ -27,27 +43,70 @@ class ModelLoadError(RuntimeError):
 
 @dataclass(frozen=True)
 class RunFolder:
-    """A train.py output folder, read-only: what serving and evaluation need from it."""
+    """A train.py output folder: its paths (for the stages that write them) and what readers need from it."""
 
     path: Path
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+
+    # -- paths
     @property
     def adapter_dir(self) -> Path:
         return self.path / ADAPTER_DIR
+
+    @property
+    def config_path(self) -> Path:
+        return self.adapter_dir / RUN_CONFIG_FILE
+
+    @property
+    def data_dir(self) -> Path:
+        return self.path / DATA_DIR
+
+    def split_path(self, split: str) -> Path:
+        return self.data_dir / f"{split}.jsonl"
+
+    @property
+    def data_report_path(self) -> Path:
+        return self.path / DATA_REPORT_FILE
+
+    @property
+    def experiment_path(self) -> Path:
+        return self.path / EXPERIMENT_FILE
+
+    @property
+    def report_path(self) -> Path:
+        return self.path / REPORT_FILE
+
+    @property
+    def plots_dir(self) -> Path:
+        return self.path / PLOTS_DIR
+
+    # -- what is there
+    def has_prepared_data(self) -> bool:
+        return self.data_report_path.is_file() and all(self.split_path(split).is_file() for split in SPLITS)
 
     def has_adapter(self) -> bool:
         return (self.adapter_dir / "adapter_config.json").is_file()
 
     def experiment_id(self) -> str | None:
-        marker = self.path / EXPERIMENT_FILE
+        marker = self.experiment_path
         if not marker.is_file():
             return None
         return json.loads(marker.read_text(encoding="utf-8")).get("experiment_id")
 
+    def write_experiment_id(self, experiment_id: str) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.experiment_path.write_text(json.dumps({"experiment_id": experiment_id}) + "\n", encoding="utf-8")
+
     def config(self) -> dict[str, Any]:
         """The resolved config saved beside the adapter ({} for adapters not written by train.py)."""
-        path = self.adapter_dir / RUN_CONFIG_FILE
+        path = self.config_path
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+    def system_prompt(self) -> str:
+        """The system prompt this run was trained with, so it is served and rated with the same one."""
+        return system_prompt_of(self.config())
 
     def base_model(self) -> str | None:
         """The base the adapter was trained on: our saved config, else PEFT's own record."""
@@ -63,15 +122,18 @@ class RunFolder:
         return bool((self.config().get("model") or {}).get("load_in_4bit"))
 
     def data_report(self) -> dict[str, Any] | None:
-        path = self.path / DATA_REPORT_FILE
+        path = self.data_report_path
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+    def read_split(self, split: str) -> list[dict[str, Any]]:
+        """One prepared split, as written by the prepare stage (the trainer and the evaluator read this)."""
+        with self.split_path(split).open(encoding="utf-8") as handle:
+            return [json.loads(line) for line in handle if line.strip()]
 
     def token_lengths(self) -> list[int]:
         """Per-example token counts of the prepared splits (for the length histogram); [] when absent."""
         lengths: list[int] = []
-        for split in ("train", "val", "test"):
-            path = self.path / "data" / f"{split}.jsonl"
-            if path.is_file():
-                with open(path, encoding="utf-8") as handle:
-                    lengths += [int(n) for line in handle if (n := json.loads(line).get("n_tokens")) is not None]
+        for split in SPLITS:
+            if self.split_path(split).is_file():
+                lengths += [int(n) for row in self.read_split(split) if (n := row.get("n_tokens")) is not None]
         return lengths

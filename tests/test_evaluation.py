@@ -219,7 +219,7 @@ def test_report_shows_the_answers_of_the_evaluation_behind_its_metrics(tmp_path)
                 for variant in ("base", "tuned")
             ]
         )
-    report = report_from_logs(experiment_id, tmp_path / "out", str(tmp_path / "logs")).read_text(encoding="utf-8")
+    report = report_from_logs(experiment_id, tmp_path / "out", store).read_text(encoding="utf-8")
     assert "নতুন উত্তর (base)" in report and "নতুন উত্তর (tuned)" in report
     assert "পুরোনো উত্তর" not in report
 

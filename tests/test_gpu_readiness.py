@@ -22,10 +22,11 @@ from bempathy import boot
 from bempathy import config as config_module
 from bempathy.config import parse_config
 from bempathy.data import subsets
-from bempathy.data.processor import DatasetProcessor, load_split, write_prepared
+from bempathy.data.processor import DatasetProcessor, write_prepared
 from bempathy.eval import evaluator as evaluation
 from bempathy.model import lm_head
 from bempathy.model.tokenizer import load_tokenizer
+from bempathy.runs import RunFolder
 from bempathy.storage.store import Store
 from bempathy.train import finetuner, strategies
 from bempathy.train.finetuner import LLAMAFineTuner, resolved_config
@@ -418,7 +419,7 @@ def test_unsloth_strategy_leaves_padding_free_unset_and_peft_turns_it_off(tmp_pa
 def test_validation_during_training_is_a_seeded_subset_and_the_final_val_loss_covers_the_split(tmp_path, monkeypatch):
     assert parse_config([]).eval.eval_during_training_max_examples == 256
     config = prepare(tmp_path, "--dialogue_turns", "single_turn", "--eval_during_training_max_examples", "4", rows=120)
-    val_rows = load_split(config.train.output_dir, "val")
+    val_rows = RunFolder(config.train.output_dir).read_split("val")
     assert len(val_rows) > 4
     tuner = LLAMAFineTuner(config)
     trainer = tuner.build_trainer()

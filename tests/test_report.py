@@ -200,7 +200,7 @@ def test_report_from_logs_end_to_end(experiment: dict, tmp_path: Path, capsys: p
     store.experiments.insert({**experiment, "id": "other", "model_name": "other-model"})
     store.responses.insert_many(_responses("exp-7f3a") + _responses("other", tuned_text="অন্য উত্তর"))
 
-    report = report_from_logs("exp-7f3a", tmp_path / "out", str(logs))
+    report = report_from_logs("exp-7f3a", tmp_path / "out", store)
     text = report.read_text(encoding="utf-8")
     assert "| chrF++ (0-100) | 41.20 | 47.85 | +6.65 | [+4.10, +9.20] |" in text
     assert "তোমার কষ্টটা আমি বুঝতে পারছি। 0" in text and "অন্য উত্তর" not in text
@@ -215,7 +215,7 @@ def test_report_from_logs_end_to_end(experiment: dict, tmp_path: Path, capsys: p
     assert len(err.strip().splitlines()) == 1 and "no experiment nope" in err
     assert not (tmp_path / "x" / "report.md").exists()
     with pytest.raises(ValueError, match="no experiment nope"):
-        report_from_logs("nope", tmp_path / "x", str(logs))
+        report_from_logs("nope", tmp_path / "x", store)
 
 
 def test_data_section_shows_where_the_tokens_go() -> None:

@@ -31,9 +31,10 @@ from tqdm.auto import tqdm
 
 from bempathy.config import DataArguments
 from bempathy.data.read import CORPUS_COLUMNS, EMOTION_LABELS, DataError, Row, read_source, source_digest, source_files
-from bempathy.data.summary import SPLITS, format_report, length_stats, token_budget
+from bempathy.data.summary import format_report, length_stats, token_budget
 from bempathy.data.tokens import TokenCounter
-from bempathy.prompts import SYSTEM_PROMPT
+from bempathy.prompts import system_prompt_or_default
+from bempathy.runs import DATA_DIR, SPLITS, RunFolder
 from bempathy.text import dedup_key, language_of, normalize_text
 
 # Other modules import these from here.
@@ -47,7 +48,6 @@ __all__ = [
     "PreparedData",
     "Row",
     "format_report",
-    "load_split",
     "preparation_settings",
     "source_digest",
     "source_files",
@@ -142,7 +142,7 @@ class DatasetProcessor:
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.tokenizer_name = tokenizer_name or getattr(tokenizer, "name_or_path", None)
-        self.system_prompt = args.system_prompt or SYSTEM_PROMPT
+        self.system_prompt = system_prompt_or_default(args.system_prompt)
         self.counter = TokenCounter(tokenizer) if tokenizer is not None else None
 
     # -- reading
@@ -371,28 +371,21 @@ def _write_jsonl(path: Path, examples: Iterable[Example]) -> None:
 
 
 def write_prepared(prepared: PreparedData, output_dir: str | Path) -> Path:
-    """Write DIR/data/{train,val,test}.jsonl and DIR/data_report.json all at once, or not at all."""
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".prepare-", dir=output_dir))
+    """Write the run folder's data/{train,val,test}.jsonl and data_report.json all at once, or not at all."""
+    run = RunFolder(Path(output_dir))
+    run.path.mkdir(parents=True, exist_ok=True)
+    # A staging folder laid out like the run folder, renamed into place once every file is written.
+    staging = RunFolder(Path(tempfile.mkdtemp(prefix=".prepare-", dir=run.path)))
     try:
-        (staging / "data").mkdir()
+        staging.data_dir.mkdir()
         for name, examples in prepared.examples.items():
-            _write_jsonl(staging / "data" / f"{name}.jsonl", examples)
+            _write_jsonl(staging.split_path(name), examples)
         report_text = json.dumps(prepared.report, ensure_ascii=False, indent=2)
-        (staging / "data_report.json").write_text(report_text + "\n", encoding="utf-8")
-        target = output_dir / "data"
-        if target.exists():
-            target.rename(staging / "data.old")
-        (staging / "data").rename(target)
-        os.replace(staging / "data_report.json", output_dir / "data_report.json")
+        staging.data_report_path.write_text(report_text + "\n", encoding="utf-8")
+        if run.data_dir.exists():
+            run.data_dir.rename(staging.path / f"{DATA_DIR}.old")
+        staging.data_dir.rename(run.data_dir)
+        os.replace(staging.data_report_path, run.data_report_path)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return output_dir
-
-
-def load_split(output_dir: str | Path, split: str) -> list[dict[str, Any]]:
-    """Read one prepared split back (the trainer and evaluator use this)."""
-    path = Path(output_dir) / "data" / f"{split}.jsonl"
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+        shutil.rmtree(staging.path, ignore_errors=True)
+    return run.path

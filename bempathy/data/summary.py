@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-SPLITS = ("train", "val", "test")
+from bempathy.runs import SPLITS
 
 
 def length_stats(lengths: Sequence[int]) -> dict[str, float] | None:

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import uuid
 from collections.abc import Sequence
@@ -19,7 +18,6 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from bempathy.data.processor import load_split
 from bempathy.data.read import DataError
 from bempathy.data.subsets import select_examples
 from bempathy.eval import metrics as text_metrics
@@ -28,7 +26,7 @@ from bempathy.hardware import is_main_process
 from bempathy.model.chat import ChatModel, DecodingSettings
 from bempathy.model.lm_head import LOGITS_CHUNK_BYTES, body_and_head, vocab_size
 from bempathy.model.thread import model_thread
-from bempathy.runs import ADAPTER_DIR, EXPERIMENT_FILE
+from bempathy.runs import RunFolder
 from bempathy.storage.log import utc_now
 from bempathy.storage.store import Store
 
@@ -237,19 +235,21 @@ def answer_token_nll(
     return total_nll, total_tokens
 
 
-def run_evaluation(config) -> dict[str, Any] | None:
+def run_evaluation(config, store: Store | None = None) -> dict[str, Any] | None:
     """train.py's evaluate stage: score DIR/adapter on DIR/data/test.jsonl, store metrics, write the report."""
     if not is_main_process():
         return None
-    output_dir = Path(config.train.output_dir)
-    rows = select_examples(load_split(output_dir, "test"), config.eval.eval_max_examples, config.data.split_seed)
+    run = RunFolder(Path(config.train.output_dir))
+    rows = select_examples(run.read_split("test"), config.eval.eval_max_examples, config.data.split_seed)
     if not rows:
-        raise DataError(f"{output_dir / 'data' / 'test.jsonl'} is empty: nothing to evaluate")
-    store = Store(config.run.logs_dir)
-    experiment_id = json.loads((output_dir / EXPERIMENT_FILE).read_text())["experiment_id"]
+        raise DataError(f"{run.split_path('test')} is empty: nothing to evaluate")
+    experiment_id = run.experiment_id()
+    if experiment_id is None:
+        raise DataError(f"{run.experiment_path} is missing: train this run folder before evaluating it")
+    store = store if store is not None else Store(config.run.logs_dir)
     chat = ChatModel.load(
         config.model.model_name_or_path,
-        output_dir / ADAPTER_DIR,
+        run.adapter_dir,
         bool(config.model.load_in_4bit),
         revision=config.model.model_revision,  # the revision training used (the strategies pass it too)
     )
@@ -264,7 +264,7 @@ def run_evaluation(config) -> dict[str, Any] | None:
     with model_thread().adopted():  # this thread may have just trained: keep the math on it (model_thread.py)
         result = evaluator.evaluate(rows, experiment_id)
     store.experiments.update(experiment_id, {"metrics": result})
-    report = report_from_logs(experiment_id, output_dir, config.run.logs_dir)
+    report = report_from_logs(experiment_id, run.path, store)
     print(f"\n{format_comparison(result)}\n\nReport: {report}\n")
     return result
 

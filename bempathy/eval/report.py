@@ -25,6 +25,7 @@ from typing import Any
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from bempathy.runs import RunFolder
 from bempathy.storage.store import Store
 
 
@@ -342,11 +343,11 @@ def _reproduce_command(experiment_id: str, output_dir: Path, logs_dir: str | Non
 
 def render_report(experiment: dict, responses: list[dict], output_dir: Path, logs_dir: str | None) -> Path:
     """Write ``report.md`` and ``plots/{loss,metrics}.png`` for one experiment record; returns the report."""
-    output_dir = Path(output_dir)
+    run = RunFolder(Path(output_dir))
     exp_id = str(experiment.get("id", "?"))
     metrics = experiment.get("metrics") or {}
-    plot_loss(experiment.get("loss_history") or [], output_dir / "plots" / "loss.png")
-    plot_metrics(metrics, output_dir / "plots" / "metrics.png")
+    plot_loss(experiment.get("loss_history") or [], run.plots_dir / "loss.png")
+    plot_metrics(metrics, run.plots_dir / "metrics.png")
     signatures = [
         [name, (metrics.get("signatures") or {}).get(name, "not logged")] for name in ("bleu", "chrf", "rouge")
     ]
@@ -377,20 +378,18 @@ def render_report(experiment: dict, responses: list[dict], output_dir: Path, log
         examples_section(responses),
         "## Reproduce",
         "Every number and figure above is recomputed from the logs alone by:",
-        f"```\n{_reproduce_command(exp_id, output_dir, logs_dir)}\n```",
+        f"```\n{_reproduce_command(exp_id, run.path, logs_dir)}\n```",
     ]
-    report = output_dir / "report.md"
-    _write_atomic(report, ("\n\n".join(blocks) + "\n").encode("utf-8"))
-    return report
+    _write_atomic(run.report_path, ("\n\n".join(blocks) + "\n").encode("utf-8"))
+    return run.report_path
 
 
-def report_from_logs(experiment_id: str, output_dir: Path, logs_dir: str | None = None) -> Path:
+def report_from_logs(experiment_id: str, output_dir: Path, store: Store) -> Path:
     """Load the experiment and its generated responses from the Store, then render the report.
 
     The report names the Store's resolved logs directory, so its command still works if
     ``$BEMPATHY_LOGS_DIR`` or the working directory differ later.
     """
-    store = Store(logs_dir)
     experiment = store.experiments.get(experiment_id)
     if experiment is None:
         raise UnknownExperimentError(f"no experiment {experiment_id} in {store.logs_dir}")
@@ -417,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output-dir", required=True, type=Path, help="where report.md and plots/ go")
     args = parser.parse_args(argv)
     try:
-        report = report_from_logs(args.experiment, args.output_dir, args.logs_dir)
+        report = report_from_logs(args.experiment, args.output_dir, Store(args.logs_dir))
     except UnknownExperimentError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

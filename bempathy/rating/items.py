@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bempathy.prompts import SYSTEM_PROMPT
+from bempathy.prompts import SYSTEM_PROMPT, system_prompt_or_default
+from bempathy.runs import system_prompt_of
 from bempathy.storage.store import Store
 
 CRITERIA: dict[str, dict[str, Any]] = {
@@ -88,6 +89,7 @@ class Item:
     example_id: str | None = None
     topic: str | None = None
     response_ids: dict[str, str] = field(default_factory=dict)
+    system_prompt: str = SYSTEM_PROMPT  # the one the answers were generated under (preference rows carry it)
 
     @property
     def variants(self) -> tuple[str, str]:
@@ -155,6 +157,7 @@ def resolve_evaluation(store: Store, experiment_id: str | None, evaluation_id: s
 
 def run_items(store: Store, experiment_id: str, evaluation_id: str, variants: tuple[str, str]) -> list[Item]:
     """One item per prompt of the evaluation that has an answer from both variants, in log order."""
+    system_prompt = system_prompt_of((store.experiments.get(experiment_id) or {}).get("config"))
     by_example: dict[str, dict[str, dict]] = {}
     for record in store.responses.find(evaluation_id=evaluation_id):
         if record.get("experiment_id") not in (experiment_id, None) or record.get("variant") not in variants:
@@ -176,6 +179,7 @@ def run_items(store: Store, experiment_id: str, evaluation_id: str, variants: tu
                 example_id=first.get("example_id"),
                 topic=first.get("topic"),
                 response_ids={v: answers[v].get("id") for v in variants},
+                system_prompt=system_prompt,
             )
         )
     if not items:
@@ -215,7 +219,10 @@ def _text(path: str | Path, number: int, row: dict, key: str) -> str:
 
 
 def load_pairs(path: str | Path, evaluation_id: str) -> list[Item]:
-    """Items from ``{"id"?, "prompt", "answers": {"variantX": "...", "variantY": "..."}}`` lines."""
+    """Items from ``{"id"?, "prompt", "answers": {"variantX": "...", "variantY": "..."}, "system"?}`` lines.
+
+    ``system`` is the system prompt the answers were generated under (default: the project's).
+    """
     items, seen = [], set()
     for number, row in _jsonl(path):
         prompt = _text(path, number, row, "prompt")
@@ -229,7 +236,20 @@ def load_pairs(path: str | Path, evaluation_id: str) -> list[Item]:
         if item_id in seen:
             raise HumanEvalError(f"{path}:{number}: duplicate item (same id or prompt as an earlier line)")
         seen.add(item_id)
-        items.append(Item(item_id, prompt, texts, "pairs", example_id=key, topic=row.get("topic")))
+        system = row.get("system")
+        if system is not None and not isinstance(system, str):
+            raise HumanEvalError(f"{path}:{number}: 'system' must be a string")
+        items.append(
+            Item(
+                item_id,
+                prompt,
+                texts,
+                "pairs",
+                example_id=key,
+                topic=row.get("topic"),
+                system_prompt=system_prompt_or_default(system),
+            )
+        )
     if not items:
         raise HumanEvalError(f"{path}: no pairs")
     return items
@@ -266,7 +286,7 @@ def preference_rows(items: dict[str, Item], records: list[dict]) -> list[dict]:
         if tally[first] == tally[second]:
             continue
         chosen, rejected = (first, second) if tally[first] > tally[second] else (second, first)
-        prompt = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": item.prompt}]
+        prompt = [{"role": "system", "content": item.system_prompt}, {"role": "user", "content": item.prompt}]
         rows.append(
             {
                 "prompt": prompt,

@@ -34,9 +34,10 @@ from typing import Any
 import numpy as np
 
 from bempathy.eval.metrics import mean_ci
+from bempathy.rating.items import CRITERIA_NAMES as CRITERIA
+from bempathy.rating.items import PREFERENCES as PREFERENCE_LABELS
 
-CRITERIA = ("empathy", "tone", "helpfulness")
-PREFERENCES = ("A", "B", "tie", "both_bad")
+PREFERENCES = tuple(PREFERENCE_LABELS)
 SCORE_RANGE = (1, 5)
 _Z95 = 1.959963984540054  # standard normal 97.5% quantile, for Wilson intervals
 _BT_PRIOR = 0.1  # virtual tied games per pair of variants: keeps MM finite when a variant never wins

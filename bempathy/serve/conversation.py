@@ -126,8 +126,10 @@ class ConversationService:
         *,
         experiment_ids: dict[str, str | None] | None = None,
         max_input_chars: int = MAX_INPUT_CHARS,
+        system_prompt: str = SYSTEM_PROMPT,
     ) -> None:
         self.chat = chat
+        self.system_prompt = system_prompt  # the served run's (ModelPlan.system_prompt); a caller may override it
         self.policy = policy
         self.store = store
         self.experiment_ids = experiment_ids or {}
@@ -182,7 +184,7 @@ class ConversationService:
         Only the new message is refused when too long; older turns are dropped (oldest first) so a long chat
         keeps working and no client can send megabytes of "history" into the one model queue.
         """
-        system = (system_prompt or "").strip() or SYSTEM_PROMPT
+        system = (system_prompt or "").strip() or self.system_prompt
         if len(system) > MAX_SYSTEM_PROMPT_CHARS:
             limit = MAX_SYSTEM_PROMPT_CHARS
             raise InputError(f"the system prompt is too long: {len(system)} characters, the limit is {limit}")

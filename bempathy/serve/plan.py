@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bempathy.model.chat import TUNED, ChatModel
+from bempathy.prompts import SYSTEM_PROMPT
 from bempathy.runs import ModelLoadError, RunFolder
 from bempathy.storage.store import Store
 
@@ -30,6 +31,8 @@ class ModelPlan:
     load_in_4bit: bool = False
     source: str = "demo"  # run | adapters | latest | demo | crowd
     notice: str | None = None
+    # the prompt the served adapter was trained with (chat and Compare default to it)
+    system_prompt: str = SYSTEM_PROMPT
 
     @property
     def labels(self) -> dict[str, str]:
@@ -67,11 +70,15 @@ def plan_from_run(run_dir: str | Path) -> ModelPlan:
         experiment_ids={TUNED: run.experiment_id()},
         load_in_4bit=run.load_in_4bit(),
         source="run",
+        system_prompt=run.system_prompt(),
     )
 
 
 def plan_from_adapters(base: str | None, adapter_dirs: list[str]) -> ModelPlan:
-    """The first adapter answers as ``tuned``; the others are named by their experiment id (else folder name)."""
+    """The first adapter answers as ``tuned``; the others are named by their experiment id (else folder name).
+
+    Chat and Compare default to the first adapter's system prompt: a conversation has one system prompt.
+    """
     adapters: dict[str, Path] = {}
     experiments: dict[str, str | None] = {}
     base_seen, in_4bit = base, False
@@ -91,7 +98,12 @@ def plan_from_adapters(base: str | None, adapter_dirs: list[str]) -> ModelPlan:
     if not base_seen:
         raise ModelLoadError("--adapter given without --base, and the adapter does not say its base model")
     return ModelPlan(
-        base=base_seen, adapters=adapters, experiment_ids=experiments, load_in_4bit=in_4bit, source="adapters"
+        base=base_seen,
+        adapters=adapters,
+        experiment_ids=experiments,
+        load_in_4bit=in_4bit,
+        source="adapters",
+        system_prompt=RunFolder(adapters[TUNED].parent).system_prompt(),
     )
 
 

@@ -33,12 +33,11 @@ from accelerate import PartialState
 from transformers import TrainerCallback
 
 from bempathy.config import Config, ConfigError
-from bempathy.data.processor import load_split
 from bempathy.data.subsets import select_examples
 from bempathy.hardware import describe as hardware
 from bempathy.hardware import gpu_count, is_main_process, launched_processes, peak_memory_mb, release_memory
 from bempathy.paths import TRAIN_SCRIPT
-from bempathy.runs import ADAPTER_DIR, EXPERIMENT_FILE, RUN_CONFIG_FILE
+from bempathy.runs import RunFolder
 from bempathy.storage.log import utc_now
 from bempathy.storage.store import Store
 from bempathy.train.strategies import FineTuningStrategy, LoadedModel, select_strategy
@@ -236,11 +235,11 @@ class LLAMAFineTuner:
         self.config = config
         self.store = store if store is not None else Store(config.run.logs_dir)
         self.strategy = strategy or select_strategy(config.run.strategy, config.model, config.train)
-        self.output_dir = Path(config.train.output_dir)
+        self.run = RunFolder(Path(config.train.output_dir))
+        self.output_dir = self.run.path
 
     # -- experiment record
     def _experiment_id(self, data_report: dict[str, Any], longest: int) -> str:
-        marker = self.output_dir / EXPERIMENT_FILE
         config = resolved_config(self.config)
         fields = {
             "model_name": self.config.model.model_name_or_path,
@@ -263,15 +262,14 @@ class LLAMAFineTuner:
             "status": "running",
             "output_dir": str(self.output_dir),
         }
-        if self.config.run.resume and marker.exists():
-            experiment_id = json.loads(marker.read_text())["experiment_id"]
-            if self.store.experiments.get(experiment_id) is not None:
-                self.store.experiments.update(experiment_id, {"status": "running", "resumed_at": utc_now()})
-                return experiment_id
+        resumed = self.run.experiment_id() if self.config.run.resume else None
+        if resumed is not None and self.store.experiments.get(resumed) is not None:
+            self.store.experiments.update(resumed, {"status": "running", "resumed_at": utc_now()})
+            return resumed
         experiment_id = self.store.experiments.insert(
             {**fields, "train_loss": None, "val_loss": None, "loss_history": [], "metrics": {}}
         )
-        marker.write_text(json.dumps({"experiment_id": experiment_id}) + "\n")
+        self.run.write_experiment_id(experiment_id)
         return experiment_id
 
     def _last_checkpoint(self) -> str | None:
@@ -288,9 +286,11 @@ class LLAMAFineTuner:
 
         check_gpu_processes(bool(self.config.train.use_cpu))
         self.strategy.check_export(self.config.run.export)
-        train_rows = load_split(self.output_dir, "train")
-        val_rows = load_split(self.output_dir, "val")
-        report = json.loads((self.output_dir / "data_report.json").read_text(encoding="utf-8"))
+        train_rows = self.run.read_split("train")
+        val_rows = self.run.read_split("val")
+        report = self.run.data_report()
+        if report is None:
+            raise FileNotFoundError(f"{self.run.data_report_path} is missing: run train.py --stage prepare first")
         longest = max((r.get("n_tokens") or 0) for r in train_rows + val_rows)
         args = self.config.train
         if args.max_length is not None and longest > args.max_length:
@@ -357,13 +357,13 @@ class LLAMAFineTuner:
             self._finish(experiment_id, "failed", started, error=detail)
             raise
 
-        adapter_dir = self.output_dir / ADAPTER_DIR
+        adapter_dir = self.run.adapter_dir
         trainer.save_model(str(adapter_dir))
         runtime = time.monotonic() - started
         exported: dict[str, str] = {}
         if main:
             loaded.tokenizer.save_pretrained(str(adapter_dir))
-            (adapter_dir / RUN_CONFIG_FILE).write_text(
+            self.run.config_path.write_text(
                 json.dumps(resolved_config(self.config), ensure_ascii=False, indent=2) + "\n",
                 encoding="utf-8",
             )

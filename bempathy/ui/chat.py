@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import gradio as gr
 
-from bempathy.prompts import SYSTEM_PROMPT
 from bempathy.serve.conversation import (
     CHAT_MAX_NEW_TOKENS,
     CHAT_TEMPERATURE,
@@ -87,7 +86,7 @@ def build_chat_tab(ctx: AppContext) -> None:
             )
             notice = gr.Markdown(LOGGING_NOTICE, visible=False, elem_id="chat-logging-notice")
             with gr.Accordion("System prompt", open=False):
-                system = gr.Textbox(SYSTEM_PROMPT, lines=6, show_label=False)
+                system = gr.Textbox(service.system_prompt, lines=6, show_label=False, elem_id="chat-system-prompt")
             stored = "unless you tick the box" if ctx.allow_chat_logging else "in this app"
             limit = service.max_input_chars
             gr.Markdown(f"Messages are limited to {limit} characters. Nothing you write is stored {stored}.")
