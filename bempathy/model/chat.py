@@ -31,7 +31,6 @@ from bempathy.model.tokenizer import load_tokenizer
 
 BASE = "base"
 TUNED = "tuned"
-VARIANTS = (BASE, TUNED)
 T = TypeVar("T")
 
 

@@ -9,19 +9,13 @@ Not verified from this project's machines (they cannot reach the Hub); see the R
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-SYNC_ENV = "BEMPATHY_SYNC_LOGS"
 ZERO_GPU_SECONDS = 120
-
-
-def on_space() -> bool:
-    return bool(os.environ.get("SPACE_ID"))
 
 
 def gpu_decorator(duration: int = ZERO_GPU_SECONDS) -> Callable[[Callable], Callable]:
