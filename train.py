@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         if config.run.stage == "all":
             ensure_prepared(config, force=True)
             train(config, store)
-            from bempathy.train.finetuner import evaluate_in_fresh_process, unsloth_patched
+            from bempathy.train.fresh_process import evaluate_in_fresh_process, unsloth_patched
 
             if unsloth_patched():  # Unsloth patched this process's Llama classes: evaluate in a fresh one
                 return evaluate_in_fresh_process(argv)

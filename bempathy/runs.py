@@ -104,13 +104,14 @@ class RunFolder:
         path = self.config_path
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
-    def system_prompt(self) -> str:
+    # A caller that asks several of these passes the config it read once (``config=folder.config()``).
+    def system_prompt(self, config: Mapping[str, Any] | None = None) -> str:
         """The system prompt this run was trained with, so it is served and rated with the same one."""
-        return system_prompt_of(self.config())
+        return system_prompt_of(self.config() if config is None else config)
 
-    def base_model(self) -> str | None:
+    def base_model(self, config: Mapping[str, Any] | None = None) -> str | None:
         """The base the adapter was trained on: our saved config, else PEFT's own record."""
-        model = self.config().get("model") or {}
+        model = (self.config() if config is None else config).get("model") or {}
         if model.get("model_name_or_path"):
             return str(model["model_name_or_path"])
         peft_config = self.adapter_dir / "adapter_config.json"
@@ -118,8 +119,8 @@ class RunFolder:
             return json.loads(peft_config.read_text(encoding="utf-8")).get("base_model_name_or_path")
         return None
 
-    def load_in_4bit(self) -> bool:
-        return bool((self.config().get("model") or {}).get("load_in_4bit"))
+    def load_in_4bit(self, config: Mapping[str, Any] | None = None) -> bool:
+        return bool(((self.config() if config is None else config).get("model") or {}).get("load_in_4bit"))
 
     def data_report(self) -> dict[str, Any] | None:
         path = self.data_report_path

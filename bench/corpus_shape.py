@@ -24,6 +24,15 @@ LONGEST_TOKENS = 4500
 SIGMA = math.log(P95_TOKENS / MEDIAN_TOKENS) / 1.645
 ANSWER_SHARE = 0.6
 SHORTEST_TOKENS = 16
+# The project's previous default system prompt (574 Llama 3 tokens against today's 112): the benchmarks report
+# the epoch time with the old and the new prompt.
+OLD_SYSTEM_PROMPT = (
+    "আপনি একজন সহানুভূতিশীল বাংলাভাষী সহায়ক। মানুষ আপনাকে তাঁদের কষ্ট, দুশ্চিন্তা আর অনুভূতির কথা বলেন। "
+    "মন দিয়ে শুনুন, তাঁদের অনুভূতিকে স্বীকৃতি দিন, নরম ও সম্মানজনক সহজ বাংলায় উত্তর দিন এবং "
+    "ছোট ছোট বাস্তবসম্মত পরামর্শ দিন। আপনি চিকিৎসক বা আইনজীবী নন: চিকিৎসা বা আইনি পরামর্শ দেবেন না, "
+    "প্রয়োজনে যোগ্য পেশাদারের সাহায্য নিতে বলুন। কেউ নিজের ক্ষতি করার কথা বললে বা বিপদে থাকলে "
+    "তাঁকে এখনই কাছের কারও সঙ্গে যোগাযোগ করতে এবং জরুরি প্রয়োজনে ৯৯৯ নম্বরে ফোন করতে বলুন।"
+)
 
 
 def conversation_lengths(n: int, seed: int = 0) -> list[int]:

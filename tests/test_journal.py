@@ -287,7 +287,7 @@ from bempathy.storage.store import Store
 service = RatingService(Store(sys.argv[1], ratings_fold_interval=float(sys.argv[2]) or None), ratings_per_item=50)
 rater = sys.argv[3]
 while (item := service.next_item(rater))["item_id"] is not None:
-    result = service.rate(rater, item["item_id"], 4, 4, 4, 2, 2, 2, "A", "আমি শুনছি। " * 20)
+    result = service.rate(rater, item["item_id"], (4, 4, 4), (2, 2, 2), "A", "আমি শুনছি। " * 20)
     if result["ok"]:
         print(result["rating_id"], flush=True)  # acknowledged: rate() said ok, so it is fsynced
 """

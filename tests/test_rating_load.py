@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from bempathy.ui.rate import score_parameters
 from tests.conftest import ROOT, free_port, wait_for_http
 
 pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]
@@ -110,6 +111,11 @@ def test_fifty_raters_on_two_app_processes_with_a_kill_9_lose_and_duplicate_noth
         acknowledged = [rid for rater in raters for rid in rater.acknowledged]
         latencies = sorted(lat for rater in raters for lat in rater.latencies)
         stored = _stored(logs)
+        from gradio_client import Client
+
+        api = Client(f"http://127.0.0.1:{port_b}/", verbose=False).view_api(return_format="dict", print_info=False)
+        names = [p["parameter_name"] for p in api["named_endpoints"]["/rate"]["parameters"]]
+        assert names == ["rater_id", "item_id", *score_parameters(), "preference", "comment"]  # the CRITERIA order
         counts = Counter(r["id"] for r in stored)
         assert all(counts[rid] == 1 for rid in acknowledged), "an acknowledged rating is missing or duplicated"
         assert all(n == 1 for n in counts.values())

@@ -16,7 +16,9 @@ from nltk.metrics.agreement import AnnotationTask  # `import nltk.metrics.agreem
 from nltk.metrics.distance import interval_distance
 
 from bempathy.eval.metrics import _t_quantile
-from bempathy.rating.stats import CRITERIA, binomial_two_sided_p, krippendorff_alpha, summarize, wilson_interval
+from bempathy.rating.estimators import binomial_two_sided_p, krippendorff_alpha, wilson_interval
+from bempathy.rating.items import CRITERIA_NAMES as CRITERIA
+from bempathy.rating.stats import summarize
 from bempathy.rating.tables import CSV_COLUMNS, format_summary, plot_summary, summary_csv
 
 # nltk 3.10: `import nltk.metrics.agreement as m` raises ImportError (the attribute nltk.metrics is rebound to

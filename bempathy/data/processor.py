@@ -38,21 +38,7 @@ from bempathy.runs import DATA_DIR, SPLITS, RunFolder
 from bempathy.text import dedup_key, language_of, normalize_text
 
 # Other modules import these from here.
-__all__ = [
-    "CORPUS_COLUMNS",
-    "EMOTION_LABELS",
-    "SPLITS",
-    "DataError",
-    "DatasetProcessor",
-    "Example",
-    "PreparedData",
-    "Row",
-    "format_report",
-    "preparation_settings",
-    "source_digest",
-    "source_files",
-    "write_prepared",
-]
+__all__ = ["DatasetProcessor", "Example", "PreparedData", "preparation_settings", "write_prepared"]
 
 ROLES = ("system", "user", "assistant")
 MEASURE_BATCH = 2048  # examples per tokenizer hand-over: small enough to start early, large enough to batch

@@ -13,19 +13,14 @@ Model text is untrusted: it is escaped for Markdown tables and never emitted as 
 from __future__ import annotations
 
 import argparse
-import io
-import math
-import os
 import shlex
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
+from bempathy.eval.figures import as_number, plot_loss, plot_metrics
 from bempathy.runs import RunFolder
+from bempathy.storage.log import write_atomic
 from bempathy.storage.store import Store
 
 
@@ -44,32 +39,20 @@ METRIC_ROWS = (
     ("mean_length", "Mean length (words)", 1.0, 1, ""),
     ("perplexity", "Perplexity (lower is better)", 1.0, 2, ""),
 )
-# (key, plot label, scale): the metrics plotted on one 0-100 axis.
-PLOT_METRICS = (
-    ("chrf", "chrF++", 1.0),
-    ("bleu", "BLEU", 1.0),
-    ("rougeL", "ROUGE-L\n×100", 100.0),
-    ("bengali_share", "Bengali\nshare (%)", 100.0),
-)
 # (key, (scale, decimals, unit)) for the per-topic / per-sub-corpus tables.
 GROUP_COLUMNS = (("chrf", (1.0, 1, "")), ("rougeL", (1.0, 3, "")), ("bengali_share", (100.0, 1, "%")))
 MAX_GROUPS, N_EXAMPLES, MAX_CHARS = 15, 3, 300
 EXAMPLE_ROWS = ("prompt", "reference", "base", "tuned")
 
 
-def _num(value: Any) -> float | None:
-    """A finite float or None: logs may hold None, strings or NaN (e.g. a CI from a single example)."""
-    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
-
-
 def _fmt(value: Any, scale: float = 1.0, decimals: int = 2, unit: str = "", signed: bool = False) -> str:
-    number = _num(value)
+    number = as_number(value)
     if number is None:
         return "—"
     return f"{number * scale:{'+' if signed else ''}.{decimals}f}{unit}"
 
 
-def _escape(text: Any) -> str:
+def escape(text: Any) -> str:
     """Make arbitrary (model) text safe inside a Markdown table cell: no HTML, no cell or row breaks."""
     if text is None:
         return "—"
@@ -87,116 +70,8 @@ def _truncate(text: str, limit: int = MAX_CHARS) -> str:
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    """The one Markdown table formatter; every cell goes through ``_escape``."""
-    return "\n".join("| " + " | ".join(map(_escape, row)) + " |" for row in [headers, ["---"] * len(headers), *rows])
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write next to the target and rename, so the old or the new file is always complete."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a report is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _save_figure(fig: Figure, path: Path) -> None:
-    FigureCanvasAgg(fig)  # Agg without touching pyplot's global backend state
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=150, bbox_inches="tight")
-    _write_atomic(path, buffer.getvalue())
-
-
-def plot_loss(history: list[dict], path: Path) -> None:
-    _save_figure(loss_figure(history), path)
-
-
-def loss_figure(history: list[dict]) -> Figure:
-    """Training loss (line) and validation loss (markers) against the optimizer step."""
-    fig = Figure(figsize=(7, 4.2))
-    ax = fig.add_subplot()
-    for key, label, style in (("loss", "training loss", "-"), ("eval_loss", "validation loss", "o-")):
-        steps = [e["step"] if _num(e.get("step")) is not None else i for i, e in enumerate(history)]
-        points = [(step, _num(e.get(key))) for step, e in zip(steps, history, strict=True)]
-        points = [(s, v) for s, v in points if v is not None]
-        if points:
-            ax.plot(*zip(*points, strict=True), style, label=label, markersize=5, linewidth=1.6)
-    if ax.lines:
-        ax.legend()
-    else:
-        ax.text(0.5, 0.5, "no loss history logged", ha="center", va="center", transform=ax.transAxes)
-        ax.set(xticks=[], yticks=[])
-    ax.set(title="Loss during fine-tuning", xlabel="optimizer step", ylabel="cross-entropy loss")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
-
-
-def plot_metrics(metrics: dict, path: Path) -> None:
-    _save_figure(metrics_figure(metrics), path)
-
-
-def length_histogram(lengths: list[int]) -> Figure:
-    """How long the prepared examples are (tokens): the reason nothing is padded to one length."""
-    fig = Figure(figsize=(7, 3.6))
-    ax = fig.add_subplot()
-    if lengths:
-        ax.hist(lengths, bins=min(40, max(5, len(set(lengths)))), color="#1f77b4", alpha=0.85)
-        ordered = sorted(lengths)
-        median = ordered[len(ordered) // 2]
-        ax.axvline(median, color="black", linestyle="--", linewidth=1, label=f"median {median}")
-        ax.axvline(ordered[-1], color="#c62828", linestyle=":", linewidth=1, label=f"max {ordered[-1]}")
-        ax.legend()
-    else:
-        ax.text(0.5, 0.5, "no prepared data found for this run", ha="center", va="center", transform=ax.transAxes)
-        ax.set(xticks=[], yticks=[])
-    ax.set(title=f"Example lengths ({len(lengths)} examples)", xlabel="tokens per example", ylabel="examples")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
-
-
-def metrics_figure(metrics: dict) -> Figure:
-    """Base vs tuned on one 0-100 axis, plus tuned-minus-base with the bootstrap 95% CI."""
-    fig = Figure(figsize=(12, 4.6))
-    left, right = fig.subplots(1, 2)
-    xs = list(range(len(PLOT_METRICS)))
-    for offset, variant, color in ((-0.2, "base", "#9e9e9e"), (0.2, "tuned", "#1f77b4")):
-        scores = metrics.get(variant) or {}
-        values = [_num(scores.get(key)) for key, _, _ in PLOT_METRICS]
-        scaled = [None if v is None else v * s for v, (_, _, s) in zip(values, PLOT_METRICS, strict=True)]
-        bars = left.bar([x + offset for x in xs], [v or 0.0 for v in scaled], 0.4, label=variant, color=color)
-        left.bar_label(bars, ["n/a" if v is None else f"{v:.1f}" for v in scaled], fontsize=8, padding=2)
-    left.set(title="Base vs fine-tuned\n(held-out test split)", ylabel="score (0-100)", ylim=(0, 108))
-    left.legend(loc="upper left", ncols=2)
-    for x, (key, _, scale) in zip(xs, PLOT_METRICS, strict=True):
-        d, low, high = (
-            _num(((metrics.get("delta") or {}).get(key) or {}).get(k)) for k in ("delta", "ci_low", "ci_high")
-        )
-        if d is None:
-            continue
-        has_ci = low is not None and high is not None
-        color = "#2e7d32" if has_ci and low > 0 else "#c62828" if has_ci and high < 0 else "#9e9e9e"
-        yerr = [[(d - low) * scale], [(high - d) * scale]] if has_ci else None
-        bar = right.bar(x, d * scale, 0.55, color=color, yerr=yerr, capsize=6, ecolor="black")
-        if not has_ci:
-            right.bar_label(bar, ["no CI logged"], fontsize=8, padding=2)
-    right.axhline(0, color="black", linewidth=0.9)
-    right.set(ylabel="difference (points, same scale as left)", xlim=(-0.6, len(xs) - 0.4))
-    right.set_title("Tuned − base with 95% CI\n(green: CI above 0 · red: CI below 0 · grey: CI spans 0)")
-    for ax, empty, note in ((left, not metrics, "no metrics logged"), (right, not right.patches, "no deltas logged")):
-        ax.set_xticks(xs, [label for _, label, _ in PLOT_METRICS])
-        ax.grid(axis="y", alpha=0.3)
-        if empty:
-            ax.text(0.5, 0.5, note, ha="center", va="center", transform=ax.transAxes)
-            ax.set_yticks([])
-    fig.tight_layout()
-    return fig
+    """The one Markdown table formatter; every cell goes through ``escape``."""
+    return "\n".join("| " + " | ".join(map(escape, row)) + " |" for row in [headers, ["---"] * len(headers), *rows])
 
 
 def comparison_table(metrics: dict) -> str:
@@ -204,13 +79,13 @@ def comparison_table(metrics: dict) -> str:
     base, tuned, deltas = (metrics.get(k) or {} for k in ("base", "tuned", "delta"))
     rows = []
     for key, label, scale, decimals, unit in METRIC_ROWS:
-        b, t, logged = _num(base.get(key)), _num(tuned.get(key)), deltas.get(key) or {}
+        b, t, logged = as_number(base.get(key)), as_number(tuned.get(key)), deltas.get(key) or {}
         if b is None and t is None:
             continue
-        diff = _num(logged.get("delta"))
+        diff = as_number(logged.get("delta"))
         if diff is None and b is not None and t is not None:
             diff = t - b
-        low, high = _num(logged.get("ci_low")), _num(logged.get("ci_high"))
+        low, high = as_number(logged.get("ci_low")), as_number(logged.get("ci_high"))
         ci = [_fmt(bound, scale, decimals, signed=True) for bound in (low, high)]
         ci_cell = f"[{ci[0]}, {ci[1]}]" if low is not None and high is not None else ""
         delta_unit = " pp" if unit == "%" else unit
@@ -280,8 +155,8 @@ def _joined(mapping: dict | None) -> str:
 def data_section(data: dict) -> list[str]:
     source = data.get("source") or {}
     return [
-        f"Source: {_escape(source.get('path'))} (sha256 {_escape(source.get('sha256'))}); "
-        f"training length: {_escape(data.get('training_length'))} tokens.",
+        f"Source: {escape(source.get('path'))} (sha256 {escape(source.get('sha256'))}); "
+        f"training length: {escape(data.get('training_length'))} tokens.",
         _table(["split", "examples"], _pairs(data.get("splits"))),
         _table(["dropped because", "examples"], _pairs(data.get("dropped"))),
         _table(["token length", "tokens"], _pairs(data.get("token_lengths"))),
@@ -315,7 +190,7 @@ def _budget_table(budget: dict | None) -> list[str]:
 def _training_section(experiment: dict) -> list[str]:
     history = experiment.get("loss_history") or []
     steps = max((e.get("step") or 0 for e in history if "loss" in e), default="—")
-    runtime, memory = _num(experiment.get("runtime_s")), _num(experiment.get("peak_memory_mb"))
+    runtime, memory = as_number(experiment.get("runtime_s")), as_number(experiment.get("peak_memory_mb"))
     hardware = experiment.get("hardware") or {}
     rows = [
         ["train loss (final)", _fmt(experiment.get("train_loss"), decimals=4)],
@@ -352,18 +227,18 @@ def render_report(experiment: dict, responses: list[dict], output_dir: Path, log
         [name, (metrics.get("signatures") or {}).get(name, "not logged")] for name in ("bleu", "chrf", "rouge")
     ]
     blocks = [
-        f"# Evaluation report {_escape(exp_id)}: {_escape(experiment.get('model_name') or '?')}, "
-        f"{_escape(experiment.get('strategy') or '?')} ({_escape(experiment.get('status') or 'status unknown')})",
-        f"Experiment logged {_escape(experiment.get('timestamp'))}; all content below is read from "
+        f"# Evaluation report {escape(exp_id)}: {escape(experiment.get('model_name') or '?')}, "
+        f"{escape(experiment.get('strategy') or '?')} ({escape(experiment.get('status') or 'status unknown')})",
+        f"Experiment logged {escape(experiment.get('timestamp'))}; all content below is read from "
         "the LLAMAExperiments and GeneratedResponses logs.",
         "## Data",
         *data_section(experiment.get("data") or {}),
         "## Training",
         *_training_section(experiment),
         "## Base vs fine-tuned (held-out test split)",
-        f"{_escape(metrics.get('n_examples'))} examples of the {_escape(metrics.get('split'))} "
-        f"split, evaluated {_escape(metrics.get('evaluated_at'))}; "
-        f"decoding: {_escape(_joined(metrics.get('decoding')))}. Delta is tuned − base (Bengali share in "
+        f"{escape(metrics.get('n_examples'))} examples of the {escape(metrics.get('split'))} "
+        f"split, evaluated {escape(metrics.get('evaluated_at'))}; "
+        f"decoding: {escape(_joined(metrics.get('decoding')))}. Delta is tuned − base (Bengali share in "
         "percentage points); 95% CIs are paired bootstrap intervals, shown only where logged. "
         "Higher is better for BLEU, chrF++, ROUGE and Bengali share; for perplexity **lower is better**; "
         "mean length is descriptive.",
@@ -380,7 +255,7 @@ def render_report(experiment: dict, responses: list[dict], output_dir: Path, log
         "Every number and figure above is recomputed from the logs alone by:",
         f"```\n{_reproduce_command(exp_id, run.path, logs_dir)}\n```",
     ]
-    _write_atomic(run.report_path, ("\n\n".join(blocks) + "\n").encode("utf-8"))
+    write_atomic(run.report_path, ("\n\n".join(blocks) + "\n").encode("utf-8"))
     return run.report_path
 
 

@@ -113,9 +113,8 @@ def _chunked_nll_function() -> type:
 
     Forward runs the head on ``TRAIN_CHUNK_POSITIONS`` positions at a time and keeps per position only the
     log-partition (one float); backward recomputes each chunk's logits and turns them into the gradient in place.
-    Plain large torch ops: on a CPU this is ~2x faster than TRL's chunked kernel, whose non-Triton fallback folds
-    4,096 x 32,768 tiles with many small ops (measured on 2 cores: 4,424 positions, 128,256 vocabulary, forward
-    + backward 23.5 s with TRL's, 9.7 s with full logits; this one: see bench/RESULTS.md).
+    Plain large torch ops: on a CPU this is faster than TRL's chunked kernel, whose non-Triton fallback folds
+    small tiles with many small ops (figures in bench/RESULTS.md).
     """
     import torch
 

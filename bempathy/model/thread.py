@@ -1,10 +1,10 @@
 """One long-lived thread per process that runs all of a ChatModel's model work.
 
-Why (measured on 2 CPU cores, bench/eval_speed.py's model): once a second thread has run the model's matrix
-products, small batches in the other thread run 2-3x slower in the CPU math library; one mixed base+tuned Compare
-call went from 0.10-0.13 s to 0.36-0.48 s while two one-row calls barely moved, so one pass for both columns was
-no faster than two. Streaming has to generate off the consumer's thread anyway (Gradio steps a generator on any
-worker thread), so every generation and every scoring pass runs here, on one thread, and the state stays fast.
+Why: once a second thread has run the model's matrix products, small batches in the other thread run 2-3x
+slower in the CPU math library, so one pass for both Compare columns was no faster than two (figures in
+bench/RESULTS.md, "One model thread"). Streaming has to generate off the consumer's thread anyway (Gradio steps
+a generator on any worker thread), so every generation and every scoring pass runs here, on one thread, and the
+state stays fast.
 
 The thread is a daemon, so a process that ends does not wait for it; a caller that stops waiting (Ctrl-C in a
 notebook) tells its task to stop (``ChatModel.generate`` does, between tokens). Tasks run one at a time in

@@ -414,5 +414,5 @@ def _describe_pretrained(recipe: PretrainRecipe, took: str = "") -> str:
     )
 
 
-# What the app and the report say about the demo model (the shipped recipe: ~35 s measured on a quiet 2-core CPU).
-DEMO_MODEL_NOTE = _describe_pretrained(PRETRAIN_RECIPE, " (about half a minute on two CPU cores)")
+# What the app and the report say about the demo model (its pre-training time: bench/RESULTS.md, "The demo model").
+DEMO_MODEL_NOTE = _describe_pretrained(PRETRAIN_RECIPE, " (about a minute on two CPU cores)")

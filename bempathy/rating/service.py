@@ -30,10 +30,10 @@ timestamp, plus example_id, response_ids and session (a hash of the session id) 
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -64,6 +64,7 @@ from bempathy.rating.items import (
     stable_hash,
     unit_hash,
 )
+from bempathy.storage.log import write_atomic
 from bempathy.storage.store import Store
 
 UNIQUE_ON = ("item_id", "rater_id")  # one rating per rater per item
@@ -254,24 +255,19 @@ class RatingService:
         self,
         rater_id: str,
         item_id: str,
-        empathy_a: Any,
-        tone_a: Any,
-        helpfulness_a: Any,
-        empathy_b: Any,
-        tone_b: Any,
-        helpfulness_b: Any,
+        scores_a: Sequence[Any],
+        scores_b: Sequence[Any],
         preference: str,
         comment: str | None = "",
         *,
         seconds_spent: float | None = None,
         session_id: str | None = None,
     ) -> dict:
-        """Validate and store one rating; ``ok`` is True only when it is on disk (fsynced)."""
+        """Validate and store one rating; ``ok`` is True only when it is on disk (fsynced).
+
+        ``scores_a`` and ``scores_b`` hold one 1-5 score per criterion, in the order of ``CRITERIA``."""
         try:
-            record = self._record(
-                rater_id, item_id, (empathy_a, tone_a, helpfulness_a), (empathy_b, tone_b, helpfulness_b),
-                preference, comment, seconds_spent, session_id,
-            )  # fmt: skip
+            record = self._record(rater_id, item_id, scores_a, scores_b, preference, comment, seconds_spent, session_id)
         except ValueError as exc:
             return {"ok": False, "message": str(exc), "rating_id": None}
         rater, item_id = record["rater_id"], record["item_id"]
@@ -297,6 +293,8 @@ class RatingService:
         if item is None:
             raise ValueError(MESSAGES["unknown_item"])
         shown = shown_order(self.seed, item, rater)
+        if any(len(values) != len(CRITERIA_NAMES) for values in (scores_a, scores_b)):
+            raise ValueError(f"Give {len(CRITERIA_NAMES)} scores per answer ({', '.join(CRITERIA_NAMES)}).")
         scores = {
             variant: {c: parse_score(v, c, side) for c, v in zip(CRITERIA_NAMES, values, strict=True)}
             for variant, side, values in ((shown[0], "A", scores_a), (shown[1], "B", scores_b))
@@ -345,7 +343,7 @@ class RatingService:
         with self._lock:
             self._refresh()
             rows = preference_rows(self.items, self.store.ratings.changes(None)[0])
-        _write_atomic(Path(path), "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+        write_atomic(Path(path), "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
         return len(rows)
 
     def close(self) -> None:
@@ -358,13 +356,3 @@ def _epoch(stamp: Any) -> float | None:
         return datetime.fromisoformat(stamp).timestamp()
     except (TypeError, ValueError):
         return None
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)

@@ -34,13 +34,12 @@ from typing import Any
 import numpy as np
 
 from bempathy.eval.metrics import mean_ci
-from bempathy.rating.items import CRITERIA_NAMES as CRITERIA
+from bempathy.rating.estimators import binomial_two_sided_p, bradley_terry_mm, krippendorff_alpha, wilson_interval
+from bempathy.rating.items import CRITERIA_NAMES as CRITERIA  # the criteria's names, in their order
 from bempathy.rating.items import PREFERENCES as PREFERENCE_LABELS
 
 PREFERENCES = tuple(PREFERENCE_LABELS)
 SCORE_RANGE = (1, 5)
-_Z95 = 1.959963984540054  # standard normal 97.5% quantile, for Wilson intervals
-_BT_PRIOR = 0.1  # virtual tied games per pair of variants: keeps MM finite when a variant never wins
 METHODS = {
     "means": "Student-t 95% interval over ratings (null with one rating)",
     "win_rate": "Wilson score 95% interval",
@@ -123,28 +122,6 @@ def _mean(values: np.ndarray) -> dict:
     return {"mean": _num(mean), "low": _num(low), "high": _num(high), "n": int(values.size)}
 
 
-def wilson_interval(successes: int, n: int, z: float = _Z95) -> dict:
-    """Wilson score interval for a proportion: stays inside [0, 1] and is not degenerate at 0 or n."""
-    if n == 0:
-        return {"low": None, "high": None}
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return {"low": max(0.0, centre - half), "high": min(1.0, centre + half)}
-
-
-def binomial_two_sided_p(k: int, n: int) -> float | None:
-    """Exact two-sided binomial test against p = 0.5 (symmetric, so twice the smaller tail, capped at 1)."""
-    if n == 0:
-        return None
-    low = min(k, n - k)
-    steps = np.arange(low)
-    log_comb = np.concatenate([[0.0], np.cumsum(np.log(n - steps) - np.log(steps + 1))])
-    peak = log_comb.max()
-    log_tail = peak + math.log(float(np.exp(log_comb - peak).sum())) - n * math.log(2)
-    return min(1.0, 2 * math.exp(log_tail))
-
-
 @dataclass(frozen=True)
 class _Table:
     """One row per kept score: codes for rater, unit (item, variant) and variant, criterion index, value."""
@@ -171,42 +148,6 @@ def _table(ratings: list[_Rating], variants: list[str]) -> _Table:
                 rows.append((rater, unit, variant_index[variant], criterion_index[criterion], value))
     array = np.array(rows, dtype=np.int64).reshape(-1, 5)
     return _Table(list(raters), *(array[:, i] for i in range(5)))
-
-
-def krippendorff_alpha(units: np.ndarray, values: np.ndarray, level: str = "interval") -> float | None:
-    """Krippendorff's alpha (interval or ordinal) from unit codes and numeric values, one entry per rating.
-
-    Units with a single value are not pairable and are dropped; None when fewer than two units remain or when
-    the expected disagreement is 0 (every pairable value equal), where alpha is 0/0.
-    """
-    if units.size == 0:
-        return None
-    _, unit_idx = np.unique(units, return_inverse=True)
-    per_unit = np.bincount(unit_idx)
-    keep = per_unit[unit_idx] >= 2
-    if np.count_nonzero(per_unit >= 2) < 2:
-        return None
-    _, unit_idx = np.unique(unit_idx[keep], return_inverse=True)
-    labels, value_idx = np.unique(values[keep], return_inverse=True)
-    counts = np.zeros((unit_idx.max() + 1, labels.size))
-    np.add.at(counts, (unit_idx, value_idx), 1.0)
-    weighted = counts / (counts.sum(axis=1) - 1)[:, None]
-    coincidence = weighted.T @ counts - np.diag(weighted.sum(axis=0))  # o_ck; its row sums are n_c
-    n_c = counts.sum(axis=0)
-    n = n_c.sum()
-    if level == "interval":
-        delta = np.subtract.outer(labels, labels).astype(float) ** 2
-    elif level == "ordinal":
-        cum = np.cumsum(n_c)
-        ranks = np.arange(labels.size)
-        lo, hi = np.minimum.outer(ranks, ranks), np.maximum.outer(ranks, ranks)
-        delta = (cum[hi] - cum[lo] + n_c[lo] - (n_c[:, None] + n_c[None, :]) / 2) ** 2
-    else:
-        raise ValueError(f"unknown level {level!r}; use 'interval' or 'ordinal'")
-    expected = float((np.outer(n_c, n_c) * delta).sum()) / (n * (n - 1))
-    if expected <= 0:
-        return None
-    return 1.0 - float((coincidence * delta).sum()) / float(n) / expected
 
 
 def _win_rate(ratings: list[_Rating], base: str, tuned: str) -> dict:
@@ -309,22 +250,6 @@ def _raters(model: list[_Rating], gold: list[_Rating], table: _Table, min_second
     return out
 
 
-def _mm(wins: np.ndarray, games: np.ndarray, ref: int, max_iter: int = 10_000, tol: float = 1e-10) -> np.ndarray:
-    """Bradley-Terry strengths by Hunter's MM updates, batched: wins (R, K), games (R, K, K) -> log-strengths."""
-    k = wins.shape[1]
-    wins = wins + _BT_PRIOR * (k - 1) / 2
-    games = games + _BT_PRIOR * (1 - np.eye(k))
-    strength = np.ones_like(wins)
-    for _ in range(max_iter):
-        new = wins / (games / (strength[:, :, None] + strength[:, None, :])).sum(axis=2)
-        new /= new[:, ref : ref + 1]
-        done = np.max(np.abs(np.log(new) - np.log(strength))) < tol
-        strength = new
-        if done:
-            break
-    return np.log(strength)
-
-
 def _bradley_terry(ratings: list[_Rating], variants: list[str], base: str, resamples: int, seed: int) -> dict | None:
     """Ranking of all compared variants, only when more than two appear in the preferences."""
     cells: Counter = Counter()  # (first, second, first's score) -> count
@@ -346,11 +271,11 @@ def _bradley_terry(ratings: list[_Rating], variants: list[str], base: str, resam
         game_of[c, i, j] = game_of[c, j, i] = 1
     observed = np.array([cells[key] for key in keys], dtype=float)
     ref = index.get(base, 0)
-    point = _mm((observed @ win_of)[None], np.einsum("c,cij->ij", observed, game_of)[None], ref)[0]
+    point = bradley_terry_mm((observed @ win_of)[None], np.einsum("c,cij->ij", observed, game_of)[None], ref)[0]
     low = high = np.full(k, np.nan)
     if resamples > 0:
         draws = np.random.default_rng(seed).multinomial(int(observed.sum()), observed / observed.sum(), resamples)
-        boot = _mm(draws @ win_of, np.einsum("rc,cij->rij", draws.astype(float), game_of), ref)
+        boot = bradley_terry_mm(draws @ win_of, np.einsum("rc,cij->rij", draws.astype(float), game_of), ref)
         low, high = np.quantile(boot, [0.025, 0.975], axis=0)
     games = np.einsum("c,cij->i", observed, game_of)
     wins = observed @ win_of
@@ -420,10 +345,4 @@ def summarize(
     }
 
 
-__all__ = [
-    "CRITERIA",
-    "binomial_two_sided_p",
-    "krippendorff_alpha",
-    "summarize",
-    "wilson_interval",
-]
+__all__ = ["summarize"]

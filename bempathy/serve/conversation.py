@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bempathy.model.chat import BASE, TUNED, ChatModel, DecodingSettings
+from bempathy.model.chat import BASE, ChatModel, DecodingSettings
 from bempathy.prompts import SYSTEM_PROMPT
 from bempathy.safety.policy import Reply, SafetyPolicy, Screen
 from bempathy.storage.store import Store
@@ -284,4 +284,4 @@ class ConversationService:
         )
 
 
-__all__ = ["BASE", "TUNED", "ColumnState", "ConversationService", "InputError", "flatten_history"]
+__all__ = ["ColumnState", "ConversationService", "InputError", "flatten_history"]

@@ -81,7 +81,7 @@ def plan_from_adapters(base: str | None, adapter_dirs: list[str]) -> ModelPlan:
     """
     adapters: dict[str, Path] = {}
     experiments: dict[str, str | None] = {}
-    base_seen, in_4bit = base, False
+    base_seen, in_4bit, system_prompt = base, False, None
     for index, raw in enumerate(adapter_dirs):
         path = Path(raw)
         if (path / "adapter" / "adapter_config.json").is_file():
@@ -93,8 +93,12 @@ def plan_from_adapters(base: str | None, adapter_dirs: list[str]) -> ModelPlan:
         if name in adapters or name == "base":
             name = f"{name}-{index}"
         adapters[name], experiments[name] = path, experiment
-        base_seen = base_seen or RunFolder(path.parent).base_model()
-        in_4bit = in_4bit or RunFolder(path.parent).load_in_4bit()  # a QLoRA run is served on a 4-bit base too
+        folder = RunFolder(path.parent)
+        saved = folder.config()  # read once per adapter
+        base_seen = base_seen or folder.base_model(saved)
+        in_4bit = in_4bit or folder.load_in_4bit(saved)  # a QLoRA run is served on a 4-bit base too
+        if index == 0:
+            system_prompt = folder.system_prompt(saved)
     if not base_seen:
         raise ModelLoadError("--adapter given without --base, and the adapter does not say its base model")
     return ModelPlan(
@@ -103,7 +107,7 @@ def plan_from_adapters(base: str | None, adapter_dirs: list[str]) -> ModelPlan:
         experiment_ids=experiments,
         load_in_4bit=in_4bit,
         source="adapters",
-        system_prompt=RunFolder(adapters[TUNED].parent).system_prompt(),
+        system_prompt=system_prompt,
     )
 
 
@@ -149,9 +153,8 @@ def serving_threads(requested: int | None, chat: Any) -> int:
     """torch threads for generating on a CPU: ``requested`` if given (0: torch's default), else 1 for the tiny
     demo models and torch's default for others.
 
-    Why, measured on 2 cores: with the tiny demo model (hidden 128) the two-column Compare call took 0.24-0.32 s
-    on 1 thread and 1.15-1.23 s on 2 (OpenMP wakes a second thread for every tiny product); with the benchmark's
-    128,256-token head, whose products stream memory, 2 threads were faster (0.16 s vs 0.22 s).
+    Why: on the tiny models OpenMP wakes a second thread for every small product and Compare gets several times
+    slower; models with a large head are faster on every core (bench/RESULTS.md, "Serving the demo model on a CPU").
     """
     if requested is not None:
         return requested

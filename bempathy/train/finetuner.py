@@ -14,15 +14,12 @@ What it guarantees, whatever the hardware:
 - validation during training uses a seeded subset (``eval_during_training_max_examples``); the final val loss
   covers the whole split;
 - a process that imported Unsloth (which patches transformers' Llama classes process-wide) evaluates in a fresh
-  process (:func:`evaluate_in_fresh_process`).
+  process (:func:`bempathy.train.fresh_process.evaluate_in_fresh_process`).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import traceback
 from dataclasses import asdict, dataclass
@@ -36,13 +33,11 @@ from bempathy.config import Config, ConfigError
 from bempathy.data.subsets import select_examples
 from bempathy.hardware import describe as hardware
 from bempathy.hardware import gpu_count, is_main_process, launched_processes, peak_memory_mb, release_memory
-from bempathy.paths import TRAIN_SCRIPT
 from bempathy.runs import RunFolder
 from bempathy.storage.log import utc_now
 from bempathy.storage.store import Store
+from bempathy.train.callbacks import ExperimentLogCallback, SampleAnswerCallback
 from bempathy.train.strategies import FineTuningStrategy, LoadedModel, select_strategy
-
-LOGGED_KEYS = ("loss", "eval_loss", "learning_rate", "grad_norm", "epoch")
 
 
 @dataclass
@@ -92,74 +87,6 @@ def validation_subset(rows: list[dict[str, Any]], limit: int | None, seed: int) 
     return select_examples(rows, limit, seed)
 
 
-# Set by torchrun / accelerate launch: a child process must not join (or wait for) the parent's process group.
-LAUNCHER_ENV = (
-    "RANK",
-    "WORLD_SIZE",
-    "LOCAL_RANK",
-    "LOCAL_WORLD_SIZE",
-    "GROUP_RANK",
-    "GROUP_WORLD_SIZE",
-    "ROLE_RANK",
-    "ROLE_NAME",
-    "ROLE_WORLD_SIZE",
-    "MASTER_ADDR",
-    "MASTER_PORT",
-)
-
-
-def unsloth_patched() -> bool:
-    """Whether this process imported Unsloth, which patches transformers' Llama classes for the whole process."""
-    return "unsloth" in sys.modules
-
-
-def _without_options(argv: list[str], names: tuple[str, ...]) -> list[str]:
-    out: list[str] = []
-    skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-            continue
-        if arg in names:
-            skip = True
-            continue
-        if any(arg.startswith(f"{name}=") for name in names):
-            continue
-        out.append(arg)
-    return out
-
-
-def evaluation_argv(argv: list[str]) -> list[str]:
-    """The same command line for ``--stage evaluate`` with plain transformers (``--strategy peft`` also keeps
-    bempathy.boot from importing Unsloth in the new process)."""
-    rest = _without_options(list(argv), ("--stage", "--strategy"))
-    return [*rest, "--stage", "evaluate", "--strategy", "peft"]
-
-
-def evaluation_env() -> dict[str, str]:
-    return {
-        key: value
-        for key, value in os.environ.items()
-        if key not in LAUNCHER_ENV and not key.startswith("TORCHELASTIC_")
-    }
-
-
-def evaluate_in_fresh_process(argv: list[str], script: str | Path | None = None) -> int:
-    """Run ``train.py --stage evaluate`` with the same options in a new Python process; its exit status.
-
-    After Unsloth training the Llama classes of this process run Unsloth's forwards, so a plain-transformers
-    evaluation model loaded here would not be the model the numbers claim to describe. Only the main process
-    evaluates (as in-process evaluation does); the others return 0 at once.
-    """
-    if not is_main_process():
-        return 0
-    script = Path(script) if script is not None else TRAIN_SCRIPT
-    command = [sys.executable, str(script), *evaluation_argv(argv)]
-    print("bempathy: evaluating in a fresh process (Unsloth patched this one's model classes)", flush=True)
-    release_memory()
-    return subprocess.run(command, env=evaluation_env(), check=False).returncode
-
-
 def resolved_config(config: Config) -> dict[str, Any]:
     """The whole configuration as plain JSON (saved beside the adapter, logged with the experiment)."""
 
@@ -174,52 +101,6 @@ def resolved_config(config: Config) -> dict[str, Any]:
         "model": plain(config.model),
         "train": {k: v for k, v in plain(config.train).items() if not k.startswith("hub_") and k != "hub_token"},
     }
-
-
-class ExperimentLogCallback(TrainerCallback):
-    """Appends every logged loss to the experiment's loss_history as training goes."""
-
-    def __init__(self, store: Store, experiment_id: str) -> None:
-        self.store = store
-        self.experiment_id = experiment_id
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if not state.is_world_process_zero or not logs:
-            return
-        entry = {"step": state.global_step, **{k: logs[k] for k in LOGGED_KEYS if k in logs}}
-        if "loss" in entry or "eval_loss" in entry:
-            self.store.experiments.append(self.experiment_id, "loss_history", [entry])
-
-
-class SampleAnswerCallback(TrainerCallback):
-    """After each evaluation, answer one held-out prompt so progress can be read, not only a loss."""
-
-    def __init__(self, tokenizer: Any, messages: list[dict[str, str]], max_new_tokens: int = 48) -> None:
-        self.tokenizer = tokenizer
-        self.messages = [m for m in messages if m["role"] != "assistant"][:2]
-        self.max_new_tokens = max_new_tokens
-
-    def on_evaluate(self, args, state, control, model=None, **kwargs):
-        if not state.is_world_process_zero or model is None:
-            return
-        import torch
-
-        inputs = self.tokenizer.apply_chat_template(
-            self.messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-        ).to(model.device)
-        was_training = model.training
-        model.eval()
-        with torch.no_grad():
-            output = model.generate(
-                **inputs,
-                max_new_tokens=self.max_new_tokens,
-                do_sample=False,
-                pad_token_id=self.tokenizer.pad_token_id,
-            )
-        if was_training:
-            model.train()
-        answer = self.tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
-        print(f"\n[step {state.global_step}] sample answer: {answer.strip()[:300]}\n", flush=True)
 
 
 def _as_dataset(rows: list[dict[str, Any]]):

@@ -16,6 +16,7 @@ from bempathy.serve.conversation import (
     CHAT_TEMPERATURE,
     CHAT_TOP_P,
     MAX_NEW_TOKENS_LIMIT,
+    ConversationService,
     InputError,
     flatten_content,
     sampling_settings,
@@ -130,6 +131,11 @@ def build_chat_tab(ctx: AppContext) -> None:
     stop.click(None, cancels=[*events, regen])
     clear.click(lambda: ([], ""), None, [chatbot, message], cancels=[*events, regen], api_visibility="private")
     log_opt_in.change(lambda on: gr.update(visible=bool(on)), [log_opt_in], [notice], api_visibility="private")
+    _register_api(ctx, service)
+
+
+def _register_api(ctx: AppContext, service: ConversationService) -> None:
+    """``/chat``: the same turn as the tab, for scripts; nothing is logged."""
 
     @ctx.gpu
     def chat(

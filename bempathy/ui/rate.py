@@ -5,6 +5,9 @@ The tab only shows and collects: what an item is, who gets it, validation, stora
 logging and rating analysis). The pseudonym is kept in the rater's browser (``gr.BrowserState``); on a Space with
 Hugging Face OAuth the signed-in username is the rater id and anonymous visitors cannot submit. Admin actions
 (export, switching the experiment) need ``$BEMPATHY_ADMIN_TOKEN``.
+
+The module reads top to bottom: the layout (:class:`RateTab`), the rating handlers, the admin accordion and the
+public API. The score inputs come from :data:`bempathy.rating.items.CRITERIA`, one radio per criterion and side.
 """
 
 from __future__ import annotations
@@ -13,18 +16,28 @@ import hmac
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 
-from bempathy.rating.items import CRITERIA, PREFERENCES
+from bempathy.rating.items import CRITERIA, CRITERIA_NAMES, PREFERENCES
+from bempathy.rating.service import RatingService
 from bempathy.rating.stats import summarize
 from bempathy.rating.tables import summary_csv
 from bempathy.ui.context import RATING_CONCURRENCY, RATING_QUEUE, AppContext
 
 SCORES = [1, 2, 3, 4, 5]
+SIDES = ("A", "B")
 OAUTH_ENV = "OAUTH_CLIENT_ID"  # set by Spaces whose README front matter says hf_oauth: true
 SIGN_IN_FIRST = "রেট করতে Hugging Face দিয়ে সাইন ইন করুন। Please sign in with Hugging Face to rate."
+ENTER_PSEUDONYM = "ছদ্মনাম দিন · Enter a pseudonym to start."
+PSEUDONYM_CHANGED = "ছদ্মনাম বদলেছে: আবার শুরু চাপুন। The pseudonym changed: press Start again."
+
+
+def score_parameters() -> list[str]:
+    """The public ``/rate`` endpoint's score parameters, in order: every criterion for answer A, then for B."""
+    return [f"{criterion}_{side.lower()}" for side in SIDES for criterion in CRITERIA_NAMES]
 
 
 def anchors_markdown() -> str:
@@ -51,24 +64,70 @@ def client_key(request: gr.Request | None) -> str | None:
     return getattr(client, "host", None) or getattr(request, "session_hash", None)
 
 
+def rater_of(oauth: bool, typed: str | None, profile: gr.OAuthProfile | None) -> str | None:
+    """The rater id: the signed-in username on an OAuth Space (None when signed out), else the typed pseudonym."""
+    if oauth:
+        return f"hf:{profile.username}" if profile is not None else None
+    return (typed or "").strip() or None
+
+
 def _admin_ok(ctx: AppContext, token: str | None) -> bool:
     return bool(ctx.admin_token) and hmac.compare_digest(str(token or ""), ctx.admin_token)
 
 
-def build_rate_tab(ctx: AppContext):
-    """Build the tab; returns the (fn, inputs, outputs) that restores the rater's pseudonym on page load."""
-    service = ctx.rating
-    queue = {"concurrency_id": RATING_QUEUE, "concurrency_limit": RATING_CONCURRENCY}
-    oauth = bool(os.environ.get(OAUTH_ENV))
-    if service is None:
-        gr.Markdown("Human evaluation is not set up for this app (no evaluated run in the logs).")
-        return None
+# ---- layout ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RateTab:
+    """The tab's components; ``scores[side][criterion]`` is one 1-5 radio."""
+
+    stored_rater: gr.BrowserState
+    item_state: gr.State  # (item_id, rater id it was shown to, monotonic time it was shown)
+    rater: gr.Textbox
+    start: gr.Button
+    progress: gr.Markdown
+    prompt: gr.Textbox
+    answers: dict[str, gr.Textbox]
+    scores: dict[str, dict[str, gr.Radio]]
+    preference: gr.Radio
+    comment: gr.Textbox
+    submit: gr.Button
+    result: gr.Markdown
+
+    @property
+    def score_radios(self) -> list[gr.Radio]:
+        return [self.scores[side][criterion] for side in SIDES for criterion in CRITERIA_NAMES]
+
+    @property
+    def shown(self) -> list[Any]:
+        """What showing an item fills in: the state, the prompt, both answers and the progress line."""
+        return [self.item_state, self.prompt, self.answers["A"], self.answers["B"], self.progress]
+
+    @property
+    def cleared(self) -> list[Any]:
+        """What a new item empties: every score, the preference and the comment."""
+        return [*self.score_radios, self.preference, self.comment]
+
+
+def _score_column(side: str) -> tuple[gr.Textbox, dict[str, gr.Radio]]:
+    answer = gr.Textbox(label=f"উত্তর {side} · Answer {side}", interactive=False, lines=8, elem_id=f"rate-answer-{side}")
+    radios = {
+        name: gr.Radio(
+            SCORES, label=f"{criterion['label_bn']} · {criterion['label_en']} ({side})", elem_id=f"rate-{name}-{side}"
+        )
+        for name, criterion in CRITERIA.items()
+    }
+    return answer, radios
+
+
+def _layout(service: RatingService, oauth: bool) -> RateTab:
     gr.Markdown(
         "দুটি উত্তর পড়ুন (কোনটি কোন মডেলের, তা দেখানো হয় না), প্রতিটিকে ১-৫ নম্বর দিন, তারপর কোনটি ভালো বেছে নিন।  \n"
         "Read two answers (which model wrote which is hidden), score each 1-5, then pick the better one."
     )
     stored_rater = gr.BrowserState("", storage_key="bempathy-rater")
-    item_state = gr.State(None)  # (item_id, rater id it was shown to, monotonic time it was shown)
+    item_state = gr.State(None)
     with gr.Row():
         if oauth:
             gr.LoginButton()
@@ -84,22 +143,11 @@ def build_rate_tab(ctx: AppContext):
     prompt = gr.Textbox(label="প্রশ্ন · Prompt", interactive=False, lines=3, elem_id="rate-prompt")
     with gr.Accordion("নম্বরের মানে · What the scores mean", open=False):
         gr.Markdown(anchors_markdown())
-    score_inputs: dict[str, list[Any]] = {"A": [], "B": []}
-    answer_boxes: dict[str, Any] = {}
+    answers, scores = {}, {}
     with gr.Row(equal_height=False, elem_classes=["rate-pair"]):  # stacked on phones (CSS in ui/app.py)
-        for side in ("A", "B"):
+        for side in SIDES:
             with gr.Column(min_width=280):
-                answer_boxes[side] = gr.Textbox(
-                    label=f"উত্তর {side} · Answer {side}", interactive=False, lines=8, elem_id=f"rate-answer-{side}"
-                )
-                for name, criterion in CRITERIA.items():
-                    score_inputs[side].append(
-                        gr.Radio(
-                            SCORES,
-                            label=f"{criterion['label_bn']} · {criterion['label_en']} ({side})",
-                            elem_id=f"rate-{name}-{side}",
-                        )
-                    )
+                answers[side], scores[side] = _score_column(side)
     preference = gr.Radio(
         [(f"{bn} · {en}", key) for key, (bn, en) in PREFERENCES.items()],
         label="কোনটি ভালো? · Which is better?",
@@ -113,80 +161,77 @@ def build_rate_tab(ctx: AppContext):
     )
     submit = gr.Button("জমা দিন · Submit", variant="primary", elem_id="rate-submit")
     result = gr.Markdown(elem_id="rate-result")
+    return RateTab(
+        stored_rater, item_state, rater, start, progress, prompt, answers, scores, preference, comment, submit, result
+    )
 
-    scores = [*score_inputs["A"], *score_inputs["B"]]
-    shown_outputs = [item_state, prompt, answer_boxes["A"], answer_boxes["B"], progress]
-    clear_outputs = [*scores, preference, comment]
 
-    def who(typed: str | None, profile: gr.OAuthProfile | None) -> str | None:
-        if oauth:
-            return f"hf:{profile.username}" if profile is not None else None
-        return (typed or "").strip() or None
+# ---- rating handlers ---------------------------------------------------------------------------------
 
-    def show_next(rater_id: str | None):
-        """The next item for this rater (or the reason there is none), with the score inputs cleared."""
+
+def _wire_rating(tab: RateTab, service: RatingService, oauth: bool, queue: dict[str, Any]):
+    """Start, Submit and page load; returns the page-load (fn, inputs, outputs) that restores the pseudonym."""
+
+    def show_next(rater_id: str | None) -> list[Any]:
+        """The next item for this rater (or the reason there is none), for ``tab.shown``."""
         if rater_id is None:
-            return [None, "", "", "", SIGN_IN_FIRST if oauth else "ছদ্মনাম দিন · Enter a pseudonym to start."]
+            return [None, "", "", "", SIGN_IN_FIRST if oauth else ENTER_PSEUDONYM]
         item = service.next_item(rater_id)
         state = (item["item_id"], rater_id, time.monotonic()) if item["item_id"] else None
         return [state, item["prompt"], item["answer_a"], item["answer_b"], item["message"]]
 
     def begin(typed, profile: gr.OAuthProfile | None = None):
-        rater_id = who(typed, profile)
-        return [*show_next(rater_id), *[None] * len(clear_outputs), "", rater_id or ""]
+        rater_id = rater_of(oauth, typed, profile)
+        return [*show_next(rater_id), *[None] * len(tab.cleared), "", rater_id or ""]
 
-    def submit_rating(
-        typed,
-        state,
-        empathy_a,
-        tone_a,
-        helpfulness_a,
-        empathy_b,
-        tone_b,
-        helpfulness_b,
-        choice,
-        text,
-        profile: gr.OAuthProfile | None = None,
-        request: gr.Request = None,
-    ):
-        keep = [gr.skip()] * (len(shown_outputs) + len(clear_outputs))
-        rater_id = who(typed, profile)
+    def submit_rating(values: dict, profile: gr.OAuthProfile | None = None, request: gr.Request = None):
+        """``values`` maps each input component to its value (Gradio passes a dict for a set of inputs)."""
+        keep = [gr.skip()] * (len(tab.shown) + len(tab.cleared))
+        rater_id = rater_of(oauth, values[tab.rater], profile)
+        state = values[tab.item_state]
         if rater_id is None:
             return [*keep, SIGN_IN_FIRST]
         if not state:
             return [*keep, "Press Start to load an item."]
         item_id, shown_to, shown_at = state
         if rater_id != shown_to:  # A/B order is per rater: scores typed for another id would land on the wrong side
-            return [*keep, "ছদ্মনাম বদলেছে: আবার শুরু চাপুন। The pseudonym changed: press Start again."]
+            return [*keep, PSEUDONYM_CHANGED]
         outcome = service.rate(
             rater_id,
             item_id,
-            empathy_a,
-            tone_a,
-            helpfulness_a,
-            empathy_b,
-            tone_b,
-            helpfulness_b,
-            choice,
-            text,
+            *([values[tab.scores[side][c]] for c in CRITERIA_NAMES] for side in SIDES),
+            values[tab.preference],
+            values[tab.comment],
             seconds_spent=time.monotonic() - shown_at,
             session_id=client_key(request),
         )
         if not outcome["ok"]:  # keep what the rater entered so they can fix it
             return [*keep, f"⚠️ {outcome['message']}"]
-        return [*show_next(rater_id), *[None] * len(clear_outputs), f"✅ {outcome['message']}"]
+        return [*show_next(rater_id), *[None] * len(tab.cleared), f"✅ {outcome['message']}"]
 
-    start_outputs = [*shown_outputs, *clear_outputs, result, stored_rater]
-    start.click(begin, [rater], start_outputs, api_visibility="private", **queue)
-    rater.submit(begin, [rater], start_outputs, api_visibility="private", **queue)
-    submit.click(
+    def restore(saved):
+        """On page load: put the pseudonym kept in this browser back, and show that rater's next item."""
+        if oauth or not saved:
+            return [gr.skip()] * (2 + len(tab.shown))
+        return [saved, saved, *show_next(saved)]
+
+    start_outputs = [*tab.shown, *tab.cleared, tab.result, tab.stored_rater]
+    for trigger in (tab.start.click, tab.rater.submit):
+        trigger(begin, [tab.rater], start_outputs, api_visibility="private", **queue)
+    tab.submit.click(
         submit_rating,
-        [rater, item_state, *scores, preference, comment],
-        [*shown_outputs, *clear_outputs, result],
+        {tab.rater, tab.item_state, *tab.score_radios, tab.preference, tab.comment},
+        [*tab.shown, *tab.cleared, tab.result],
         api_visibility="private",
         **queue,
     )
+    return restore, [tab.stored_rater], [tab.rater, tab.stored_rater, *tab.shown]
 
+
+# ---- admin -------------------------------------------------------------------------------------------
+
+
+def _build_admin(ctx: AppContext, service: RatingService, queue: dict[str, Any]) -> None:
     with gr.Accordion("Admin (needs BEMPATHY_ADMIN_TOKEN)", open=False):
         token = gr.Textbox(label="Admin token", type="password")
         with gr.Row():
@@ -208,7 +253,6 @@ def build_rate_tab(ctx: AppContext):
     def export_files(token_value):
         if not _admin_ok(ctx, token_value):
             return "Refused: wrong or missing admin token.", None
-
         folder = tempfile.mkdtemp(prefix="bempathy-export-")
         pairs = os.path.join(folder, "preferences.jsonl")
         n_pairs = service.export_preferences(pairs)
@@ -221,11 +265,19 @@ def build_rate_tab(ctx: AppContext):
     switch.click(switch_experiment, [token, experiment], [admin_result], api_visibility="private", **queue)
     export.click(export_files, [token], [admin_result, files], api_visibility="private", **queue)
 
+
+# ---- public API --------------------------------------------------------------------------------------
+
+
+def _register_api(service: RatingService, oauth: bool, queue: dict[str, Any]) -> None:
+    """``/next_item`` and ``/rate``. The score parameters are spelled out because they *are* the documented API;
+    ``tests/test_human_eval.py`` checks they are :func:`score_parameters`, so they follow ``CRITERIA``."""
+
     def next_item(rater_id: str, profile: gr.OAuthProfile | None = None) -> dict:
         """The next item for this rater: {item_id (null when none are left), prompt, answer_a, answer_b, ...}."""
         if oauth and profile is None:
             return {"item_id": None, "prompt": "", "answer_a": "", "answer_b": "", "message": SIGN_IN_FIRST}
-        return service.next_item(who(rater_id, profile) or "")
+        return service.next_item(rater_of(oauth, rater_id, profile) or "")
 
     def rate(
         rater_id: str,
@@ -244,27 +296,24 @@ def build_rate_tab(ctx: AppContext):
         """Store one rating: scores 1-5 per answer, preference A/B/tie/both_bad. {ok, message, rating_id}."""
         if oauth and profile is None:
             return {"ok": False, "message": SIGN_IN_FIRST, "rating_id": None}
-        return service.rate(
-            who(rater_id, profile) or "",
-            item_id,
-            empathy_a,
-            tone_a,
-            helpfulness_a,
-            empathy_b,
-            tone_b,
-            helpfulness_b,
-            preference,
-            comment,
-            session_id=client_key(request),
-        )
+        scores_a, scores_b = (empathy_a, tone_a, helpfulness_a), (empathy_b, tone_b, helpfulness_b)
+        rater = rater_of(oauth, rater_id, profile) or ""
+        return service.rate(rater, item_id, scores_a, scores_b, preference, comment, session_id=client_key(request))
 
     gr.api(next_item, api_name="next_item", **queue)
     gr.api(rate, api_name="rate", **queue)
 
-    def restore(saved):
-        """On page load: put the pseudonym kept in this browser back, and show that rater's next item."""
-        if oauth or not saved:
-            return [gr.skip()] * (2 + len(shown_outputs))
-        return [saved, saved, *show_next(saved)]
 
-    return restore, [stored_rater], [rater, stored_rater, *shown_outputs]
+def build_rate_tab(ctx: AppContext):
+    """Build the tab; returns the (fn, inputs, outputs) that restores the rater's pseudonym on page load."""
+    service = ctx.rating
+    if service is None:
+        gr.Markdown("Human evaluation is not set up for this app (no evaluated run in the logs).")
+        return None
+    queue = {"concurrency_id": RATING_QUEUE, "concurrency_limit": RATING_CONCURRENCY}
+    oauth = bool(os.environ.get(OAUTH_ENV))
+    tab = _layout(service, oauth)
+    restore = _wire_rating(tab, service, oauth, queue)
+    _build_admin(ctx, service, queue)
+    _register_api(service, oauth, queue)
+    return restore

@@ -13,7 +13,7 @@ from typing import Any
 
 import gradio as gr
 
-from bempathy.eval import report
+from bempathy.eval import figures, report
 from bempathy.rating.stats import summarize
 from bempathy.rating.tables import format_summary, plot_summary
 from bempathy.runs import RunFolder
@@ -185,12 +185,12 @@ def build_reports_tab(ctx: AppContext):
         ]
         return {
             status: _status_line(exp),
-            loss_plot: report.loss_figure(exp.get("loss_history") or []),
-            metrics_plot: report.metrics_figure(metrics),
+            loss_plot: figures.loss_figure(exp.get("loss_history") or []),
+            metrics_plot: figures.metrics_figure(metrics),
             comparison: report.comparison_table(metrics),
             groups: "\n\n".join(by_group),
             data: "\n\n".join(report.data_section(exp.get("data") or {})),
-            lengths_plot: report.length_histogram(RunFolder(Path(run_dir)).token_lengths() if run_dir else []),
+            lengths_plot: figures.length_histogram(RunFolder(Path(run_dir)).token_lengths() if run_dir else []),
             topic: gr.update(choices=["", *topics], value=topic_name if topic_name in topics else ""),
             responses: response_rows(ctx, exp, left_variant, right_variant, topic_name or None),
             human: human_text,
@@ -205,7 +205,7 @@ def build_reports_tab(ctx: AppContext):
         exp = _experiment(ctx, experiment_id)
         if exp is None or exp.get("status") != "running":
             return gr.skip(), gr.skip()
-        return _status_line(exp), report.loss_figure(exp.get("loss_history") or [])
+        return _status_line(exp), figures.loss_figure(exp.get("loss_history") or [])
 
     outputs = [status, loss_plot, metrics_plot, comparison, groups, data, lengths_plot, topic, responses]
     outputs += [human, human_plot, safety, left, right]
@@ -214,6 +214,13 @@ def build_reports_tab(ctx: AppContext):
     for control in (left, right, topic):
         control.input(show, [experiment, left, right, topic], outputs, api_visibility="private", **queue)
     timer.tick(live, [experiment], [status, loss_plot], api_visibility="private", **queue)
+
+    _register_api(ctx, queue)
+    return refresh_list, [experiment], [experiment, table]
+
+
+def _register_api(ctx: AppContext, queue: dict[str, Any]) -> None:
+    """``/experiments``, ``/report`` and ``/safety_counts``: what the tab shows, as data."""
 
     def experiments() -> list[dict[str, Any]]:
         """Every experiment in LLAMAExperiments: id, status, model, losses, steps, start time."""
@@ -230,7 +237,6 @@ def build_reports_tab(ctx: AppContext):
     gr.api(experiments, api_name="experiments", **queue)
     gr.api(report_endpoint, api_name="report", **queue)
     gr.api(safety_counts, api_name="safety_counts", **queue)
-    return refresh_list, [experiment], [experiment, table]
 
 
 def _status_line(exp: dict[str, Any]) -> str:
@@ -238,7 +244,7 @@ def _status_line(exp: dict[str, Any]) -> str:
     last = next((h for h in reversed(history) if "loss" in h), None)
     live = " · refreshing every 5 s while it trains" if exp.get("status") == "running" else ""
     loss = f" · last loss {last['loss']:.4f} at step {last.get('step')}" if last else ""
-    return f"**{report._escape(exp.get('id'))}** · {report._escape(exp.get('status'))}{loss}{live}"
+    return f"**{report.escape(exp.get('id'))}** · {report.escape(exp.get('status'))}{loss}{live}"
 
 
 def _human(ctx: AppContext, experiment_id: str) -> tuple[str, Any]:
