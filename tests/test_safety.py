@@ -56,9 +56,13 @@ def test_every_crisis_line_is_flagged(text):
 
 
 @pytest.mark.parametrize("text", ORDINARY)
-def test_no_ordinary_line_is_flagged(text):
+def test_no_ordinary_line_reaches_crisis_unless_someone_else_is_at_risk(text):
+    """The dev set's ordinary lines predate levels: some are ``concern`` now (a negated or past mention, a
+    question about suicide), by design; none is a crisis about the writer."""
     result = assess(text)
-    assert not result.crisis and result.category is None and result.evidence == (), (text, result.evidence)
+    assert not result.crisis or result.about_other, (text, result)
+    if result.level == "none":
+        assert result.category is None and result.evidence == (), (text, result.evidence)
 
 
 def test_recall_and_false_alarms_meet_the_targets_per_language():
@@ -179,7 +183,7 @@ def _swap_digits(text: str) -> str:
     ids=["joiners", "digits", "upper", "punctuation", "whitespace"],
 )
 def test_every_line_of_the_set_keeps_its_verdict_under_perturbation(perturb):
-    changed = [r["text"] for r in RECORDS if assess(perturb(r["text"])).crisis != r["crisis"]]
+    changed = [r["text"] for r in RECORDS if assess(perturb(r["text"])).level != assess(r["text"]).level]
     assert changed == []
 
 
@@ -196,16 +200,83 @@ def test_variants_of_ordinary_messages_stay_ordinary():
         "আজ পত্রিকায় একটা আত্মহত্যার খবর পড়লাম",
         "A student died by suicide, the news said.",
         "আমি আত্মহত্যার বিরুদ্ধে সচেতনতা নিয়ে লিখছি",
-        "I would never kill myself",
         "হাসতে হাসতে মরে গেলাম",
-        "আমি মরতে চাই না",
-        "I don't want to die",
-        "সে বলছে সে মরতে চায়",
-        "My friend says she wants to kill herself, how do I help?",
+        "my feet are killing me",
+        "I'd kill for a coffee right now",
+        "In the novel the hero kills himself in the last chapter.",
+        "today is world suicide prevention day",
+        "ei deadline amake mere felbe",
     ],
 )
-def test_figurative_negated_third_person_and_news_are_not_crises(text):
-    assert not assess(text).crisis, text
+def test_only_the_explicit_contexts_lower_a_mention_to_none(text):
+    """Fiction, news or awareness, and fixed hyperbole idioms: the only ways a mention ends at ``none``."""
+    result = assess(text)
+    assert result.level == "none", (text, result)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I would never kill myself",
+        "আমি মরতে চাই না",
+        "I don't want to die",
+        "ami kokhono nijer khoti korbo na",
+        "I'm not suicidal, just stressed about work.",
+        "আমি আগে নিজেকে আঘাত করতাম, এখন দুই বছর ধরে ভালো আছি।",
+        "What are the warning signs that someone is suicidal?",
+    ],
+)
+def test_negation_or_the_past_never_lowers_a_mention_below_concern(text):
+    assert assess(text).level == "concern", text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "আমি আর বাঁচতে চাই না, আর পারছি না",
+        "I don't want to live anymore, I can't go on",
+        "ami ar bachte chai na, ar parchi na",
+    ],
+)
+def test_a_negated_wish_next_to_an_inability_to_go_on_is_a_crisis(text):
+    assert assess(text).crisis, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "সে বলছে সে মরতে চায়",
+        "My friend says she wants to kill herself, how do I help?",
+        "amar bondhu bolche se ar bachte chay na, ki kori?",
+    ],
+)
+def test_someone_else_at_risk_is_a_crisis_with_help_for_helping_them(text):
+    result = assess(text)
+    assert result.crisis and result.about_other, (text, result)
+    policy = SafetyPolicy(SafetyConfig())
+    reply = policy.compose(policy.screen(text), GOOD_BN, final=True)
+    assert reply.text.startswith(policy.config.help_other) and policy.help_block() not in reply.text
+    assert policy.counts()["crisis_someone_else"] == 1
+
+
+def test_a_concern_gets_the_caring_answer_and_the_help_line():
+    policy = SafetyPolicy(SafetyConfig())
+    screen = policy.screen("I would never kill myself, but I am very tired.")
+    reply = policy.compose(screen, GOOD_BN, final=True)
+    assert screen.assessment.level == "concern" and not reply.replaced
+    assert reply.text == f"{GOOD_BN}\n\n{policy.config.concern_line}"
+    assert policy.counts()["concern"] == 1 and policy.counts()["crisis"] == 0
+
+
+def test_a_crisis_told_over_three_turns_counts_and_the_help_stays_visible():
+    turns = ["সবাই আমাকে নিয়ে বিরক্ত", "ছাদটা অনেক উঁচু", "আজ রাতে লাফ দেব"]  # a height, then "I'll jump tonight"
+    assert not any(assess(turn).at_least_concern for turn in turns)  # no single turn is enough ...
+    policy = SafetyPolicy(SafetyConfig())
+    assert policy.screen(turns[-1], turns[:-1]).assessment.crisis  # ... read together they are
+    later = policy.screen("ঠিক আছে, কাল কথা বলব", ["আমি আজ রাতে আত্মহত্যা করব", "হুম"])
+    assert later.assessment.crisis  # once a conversation reached crisis, the help stays
+    assert policy.compose(later, GOOD_BN, final=True).text.startswith(policy.help_block())
+    assert not policy.screen("ঠিক আছে, কাল কথা বলব", ["অফিসে অনেক চাপ", "হুম"]).assessment.at_least_concern
 
 
 @pytest.mark.parametrize(

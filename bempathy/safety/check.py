@@ -1,4 +1,4 @@
-"""``python -m bempathy.safety --check FILE.jsonl [--json]``: recall and false alarms on a labelled set."""
+"""``python -m bempathy.safety --check FILE.jsonl [--json]``: recall and false alarms per level on a labelled set."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from bempathy.safety.detect import assess
+from bempathy.safety.levels import LEVELS
 
 # -- evaluation CLI ------------------------------------------------------------------------------------------
 
 
 def load_labelled(path: str | Path) -> list[dict[str, Any]]:
-    """Read ``{"text", "crisis", "lang"?}`` lines; ValueError names the line that is wrong."""
+    """Read ``{"text", "level"}`` lines (``crisis``/``concern``/``none``) or, in the older format,
+    ``{"text", "crisis": bool}``; ``lang`` or ``kind`` names the input kind. ValueError names the wrong line."""
     records = []
     for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -27,42 +29,74 @@ def load_labelled(path: str | Path) -> list[dict[str, Any]]:
             raise ValueError(f"{path}:{number}: not valid JSON ({error.msg})") from error
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             raise ValueError(f"{path}:{number}: needs a string 'text'")
-        if not isinstance(record.get("crisis"), bool):
-            raise ValueError(f"{path}:{number}: needs a boolean 'crisis'")
-        if "lang" in record and not isinstance(record["lang"], str):
-            raise ValueError(f"{path}:{number}: 'lang' must be a string")
+        if "level" in record:
+            if record["level"] not in LEVELS:
+                raise ValueError(f"{path}:{number}: 'level' must be one of {', '.join(LEVELS)}")
+            record["crisis"] = record["level"] == "crisis"
+        elif not isinstance(record.get("crisis"), bool):
+            raise ValueError(f"{path}:{number}: needs a 'level' ({', '.join(LEVELS)}) or a boolean 'crisis'")
+        for key in ("lang", "kind", "category"):
+            if key in record and not isinstance(record[key], str):
+                raise ValueError(f"{path}:{number}: '{key}' must be a string")
         records.append(record)
     return records
 
 
-def _rates(rows: list[tuple[dict[str, Any], bool]]) -> dict[str, Any]:
-    crisis = [flag for r, flag in rows if r["crisis"]]
-    ordinary = [flag for r, flag in rows if not r["crisis"]]
+def _share(flags: list[bool]) -> float | None:
+    return round(sum(flags) / len(flags), 4) if flags else None
+
+
+def _rates(rows: list[tuple[dict[str, Any], str]]) -> dict[str, Any]:
+    """Crisis recall, and crisis false alarms among ordinary lines (``none``; ``crisis: false`` in the older
+    format); with levels also recall and false alarms at concern-or-above."""
+    crisis = [level == "crisis" for r, level in rows if r["crisis"]]
+    ordinary = [level == "crisis" for r, level in rows if r.get("level", "none" if not r["crisis"] else "") == "none"]
+    risky = [level != "none" for r, level in rows if r.get("level") in ("crisis", "concern")]
+    calm = [level != "none" for r, level in rows if r.get("level") == "none"]
     return {
-        "recall": round(sum(crisis) / len(crisis), 4) if crisis else None,
-        "false_alarm_rate": round(sum(ordinary) / len(ordinary), 4) if ordinary else None,
+        "recall": _share(crisis),
+        "false_alarm_rate": _share(ordinary),
         "n_crisis": len(crisis),
         "n_ordinary": len(ordinary),
+        "recall_concern_or_above": _share(risky),
+        "false_alarm_rate_concern_or_above": _share(calm),
+        "n_risky": len(risky),
+        "n_none": len(calm),
     }
 
 
 def evaluate(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Recall and false-alarm rate overall and per language, the misses and false alarms, and timing."""
+    """Recall and false alarms overall and per input kind, a confusion table (labelled x assessed), the misses
+    and false alarms, and timing."""
     rows, times = [], []
     for record in records:
         began = time.perf_counter()
         result = assess(record["text"])
         times.append((time.perf_counter() - began) * 1000)
-        rows.append(({**record, "lang": record.get("lang") or result.language}, result.crisis))
+        kind = record.get("lang") or record.get("kind") or result.language
+        rows.append(({**record, "lang": kind}, result.level))
     by_lang: dict[str, list] = {}
     for row in rows:
         by_lang.setdefault(row[0]["lang"], []).append(row)
+    confusion: dict[str, dict[str, int]] = {}
+    for record, level in rows:
+        label = record.get("level") or ("crisis" if record["crisis"] else "not_crisis")
+        confusion.setdefault(label, dict.fromkeys(LEVELS, 0))[level] += 1
     times.sort()
     return {
         **_rates(rows),
         "by_lang": {lang: _rates(group) for lang, group in sorted(by_lang.items())},
-        "misses": [r["text"] for r, flag in rows if r["crisis"] and not flag],
-        "false_alarms": [r["text"] for r, flag in rows if not r["crisis"] and flag],
+        "confusion": confusion,
+        "misses": [
+            {"text": r["text"], "label": r.get("level", "crisis"), "assessed": level, "category": r.get("category")}
+            for r, level in rows
+            if (r["crisis"] and level != "crisis") or (r.get("level") == "concern" and level == "none")
+        ],
+        "false_alarms": [
+            {"text": r["text"], "label": r.get("level", "none"), "assessed": level, "category": r.get("category")}
+            for r, level in rows
+            if (not r["crisis"] and level == "crisis") or (r.get("level") == "none" and level != "none")
+        ],
         "mean_ms": round(statistics.fmean(times), 4) if times else 0.0,
         "p99_ms": round(times[min(len(times) - 1, int(0.99 * len(times)))], 4) if times else 0.0,
     }
@@ -72,12 +106,26 @@ def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
 
 
+def _line(name: str, r: dict[str, Any]) -> str:
+    text = (
+        f"{name:<12} crisis recall {_fmt(r['recall'])} (n={r['n_crisis']}), crisis false alarms "
+        f"{_fmt(r['false_alarm_rate'])} (n={r['n_ordinary']})"
+    )
+    if r["n_risky"] or r["n_none"]:
+        text += (
+            f"; concern+ recall {_fmt(r['recall_concern_or_above'])} (n={r['n_risky']}), concern+ false alarms "
+            f"{_fmt(r['false_alarm_rate_concern_or_above'])} (n={r['n_none']})"
+        )
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bempathy.safety",
-        description='Measure the crisis detector on a labelled JSONL set: one {"text", "crisis": bool, '
-        '"lang"?} object per line. Prints recall and false-alarm rate overall and per language, then every '
-        "miss and false alarm. Exit status 2 on unreadable input.",
+        description='Measure the crisis screen on a labelled JSONL set: one {"text", "level": '
+        'crisis|concern|none, "kind"?} (or older {"text", "crisis": bool, "lang"?}) object per line. Prints crisis '
+        "recall and false alarms, and with levels recall and false alarms at concern-or-above, overall and per "
+        "input kind; a confusion table; then every miss and false alarm. Exit status 2 on unreadable input.",
     )
     parser.add_argument("--check", required=True, metavar="FILE.jsonl", help="labelled messages to assess")
     parser.add_argument("--json", action="store_true", help="also print the figures as one JSON object (last line)")
@@ -91,20 +139,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"python -m bempathy.safety: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
     report = evaluate(records)
-    print(
-        f"overall: recall {_fmt(report['recall'])} ({report['n_crisis']} crisis), false alarms "
-        f"{_fmt(report['false_alarm_rate'])} ({report['n_ordinary']} ordinary)"
-    )
+    print(_line("overall", report))
     for lang, r in report["by_lang"].items():
-        print(
-            f"  {lang:<10} recall {_fmt(r['recall'])} (n={r['n_crisis']})  "
-            f"false alarms {_fmt(r['false_alarm_rate'])} (n={r['n_ordinary']})"
-        )
+        print(_line(f"  {lang}", r))
+    print("labelled \\ assessed   " + "  ".join(f"{level:>7}" for level in LEVELS))
+    for label, row in report["confusion"].items():
+        print(f"  {label:<18} " + "  ".join(f"{row[level]:>7}" for level in LEVELS))
     print(f"assess: mean {report['mean_ms']:.3f} ms, p99 {report['p99_ms']:.3f} ms")
     for title, items in (("misses", report["misses"]), ("false alarms", report["false_alarms"])):
         print(f"{title} ({len(items)}):")
-        for text in items:
-            print(f"  - {text}")
+        for item in items:
+            print(f"  - [{item['label']} -> {item['assessed']}] {item['text']}")
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     return 0

@@ -13,9 +13,11 @@ a millisecond per message on a CPU, offline. Displayed text is never altered.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from bempathy.paths import CONFIGS_DIR
+from bempathy.safety import levels
 from bempathy.safety import lexicon as lex
 from bempathy.text import language_of, words
 
@@ -25,10 +27,20 @@ DEFAULT_CONFIG = CONFIGS_DIR / "safety.yaml"
 
 @dataclass(frozen=True)
 class Assessment:
-    crisis: bool
-    category: str | None
+    level: levels.Level  # "none", "concern" or "crisis"
+    category: str | None  # one of CATEGORIES when level is not "none"
     evidence: tuple[str, ...]
     language: str
+    about_other: bool = False  # someone else is at risk: the help is worded for helping another person
+    context: str | None = None  # the explicit context that lowered a mention (fiction, news_awareness, idiom)
+
+    @property
+    def crisis(self) -> bool:
+        return self.level == "crisis"
+
+    @property
+    def at_least_concern(self) -> bool:
+        return self.level != "none"
 
 
 # -- detection -----------------------------------------------------------------------------------------------
@@ -49,8 +61,10 @@ def _clause_words(text: str, key_name: str) -> list[str]:
     return lex.KEY_FOLDS[key_name](*lex.base_key(text))[0].split()
 
 
-def _guarded(signal: lex.Signal, nfc: str, key: str, offs: list[int], start: int, end: int, joke: bool) -> bool:
-    """True when a guard cancels this hit (negated, figurative, someone else, a topic, an accident, a joke).
+def _guard_of(signal: lex.Signal, nfc: str, key: str, offs: list[int], start: int, end: int, joke: bool) -> str | None:
+    """The guard that applies to this hit (NEG, FIG, THIRD, a topic, an accident, a joke ...), else None.
+
+    A guard no longer cancels a hit: :func:`assess` turns it into a level (:data:`levels.GUARD_LEVEL`).
 
     Guards look only within the hit's clause ("I'm not okay, I want to die" is not negated), except a figurative
     cause just before it ("লজ্জায়, মরে যেতে ইচ্ছে করছিল").
@@ -65,17 +79,20 @@ def _guarded(signal: lex.Signal, nfc: str, key: str, offs: list[int], start: int
     pre = _span(before[-4:])
     near = _span(before[-8:] + after_words[:8])
     if "NEG" in guards and (rx["NEG_BEFORE"].search(pre) or rx["NEG_AFTER"].search(after)):
-        return True
+        return "NEG"
     if "FIG" in guards and (
         joke or rx["FIG_BEFORE"].search(_span(key[:start].split()[-3:])) or rx["FIG_AFTER"].search(after)
     ):
-        return True
+        return "FIG"
     if "THIRD" in guards and rx["THIRD"].search(_span(before[-6:])):
-        return True
-    if any(name in guards and rx[name].search(near) for name in ("TOPIC", "ACCIDENT", "TASK", "COURT", "PAST")):
-        return True
+        return "THIRD"
+    for name in ("TOPIC", "ACCIDENT", "TASK", "COURT", "PAST"):
+        if name in guards and rx[name].search(near):
+            return name
     # LOL: a joke mark only ("lol", 😂); JOKE: a mark or a hyperbole word (boss, deadline) anywhere in the message
-    return ("LOL" in guards and joke) or ("JOKE" in guards and (joke or bool(rx["JOKE"].search(key))))
+    if ("LOL" in guards and joke) or ("JOKE" in guards and (joke or bool(rx["JOKE"].search(key)))):
+        return "JOKE"
+    return None
 
 
 def _word_end(text: str, end: int) -> int:
@@ -97,11 +114,10 @@ def _language(text: str) -> str:
     return "romanised" if rom > eng else "en"
 
 
-def assess(text: str) -> Assessment:
-    """Is this message a crisis (self-harm/suicide intent or danger from others), and why?"""
-    nfc, keys = _keys(text)
+def _hits(keys: dict[str, tuple[str, list[int]]], nfc: str) -> list[tuple[str, str, str | None]]:
+    """(category, evidence span, guard or None) of every signal that matched; one unguarded hit per signal."""
     joke = bool(lex.JOKE_MARK.search(keys["base"][0]) or lex.JOKE_EMOJI.search(nfc))
-    found: dict[str, list[str]] = {}
+    hits: list[tuple[str, str, str | None]] = []
     for signal in lex.SIGNALS:
         key, offs = keys[signal.key]
         for m in signal.pattern.finditer(key):
@@ -111,14 +127,71 @@ def assess(text: str) -> Assessment:
             ok = all(p.search(key, lo, hi) for p in (signal.requires, *signal.also) if p is not None)  # any order
             if not ok or (signal.unless is not None and signal.unless.search(key, lo, hi)):
                 continue
-            if _guarded(signal, nfc, key, offs, m.start(), m.end(), joke):
-                continue
+            guard = _guard_of(signal, nfc, key, offs, m.start(), m.end(), joke)
             span = nfc[offs[m.start()] : _word_end(nfc, offs[m.end() - 1] + 1)].strip()
-            found.setdefault(signal.category, []).append(span)
-            break
-    category = next((c for c in CATEGORIES if c in found), None)
-    evidence = tuple(dict.fromkeys(s for c in CATEGORIES for s in found.get(c, ()) if s))
-    return Assessment(category is not None, category, evidence, _language(nfc))
+            hits.append((signal.category, span, guard))
+            if guard is None:
+                break
+    return hits
+
+
+def _first(categories: set[str]) -> str | None:
+    return next((c for c in CATEGORIES if c in categories), None)
+
+
+def _guarded_level(guard: str | None, context: str | None, phon: str) -> levels.Level:
+    """What a hit under this guard amounts to; only an explicit context lowers a figure or a topic to none."""
+    if guard is None:
+        return "crisis"
+    if guard == "THIRD":  # someone else at risk, unless it is a story or the news
+        return "none" if context in ("fiction", "news_awareness") else "crisis"
+    if guard == "NEG" and levels.CANNOT_GO_ON.search(phon):
+        return "crisis"  # "I don't want to live, I can't go on": a negated wish next to despair
+    if guard in levels.GUARD_LEVEL:
+        return levels.GUARD_LEVEL[guard]
+    return "none" if context else "concern"
+
+
+def assess(text: str) -> Assessment:
+    """How much risk does this message show (``crisis``, ``concern`` or ``none``), of which kind, and why?"""
+    nfc, keys = _keys(text)
+    phon = keys["phon"][0]
+    hits = _hits(keys, nfc)
+    context = levels.context_of(phon)
+    level: levels.Level = "none"
+    category, about_other = None, False
+    for hit_category, _, guard in hits:
+        found = _guarded_level(guard, context, phon)
+        if levels.RANK[found] > levels.RANK[level]:
+            level, category, about_other = found, hit_category, guard == "THIRD"
+        elif found == level == "crisis" and guard is None:  # a first-person crisis outranks one about another
+            category, about_other = _first({category, hit_category} - {None}), False
+    mention = levels.mention_of(phon)
+    explained = any(guard in levels.GUARD_LEVEL and levels.GUARD_LEVEL[guard] == "none" for _, _, guard in hits)
+    if mention and context is None and level == "none" and not explained:
+        level, category = "concern", mention
+    if level != "crisis" and context is None and mention != "harm_from_others" and levels.about_someone_else(phon):
+        level, category, about_other = "crisis", category or "suicidal_intent", True
+    if level == "none":
+        category = None
+    evidence = tuple(dict.fromkeys(span for _, span, guard in hits if span and (guard is None or level != "none")))
+    return Assessment(level, category, evidence, _language(nfc), about_other, context if level == "none" else None)
+
+
+def assess_turns(message: str, earlier: Sequence[str] = (), window: int = 3) -> Assessment:
+    """The message in its conversation: the last ``window`` user turns read together (a crisis told over several
+    turns counts), and a conversation that reached ``crisis`` keeps it (the help stays visible)."""
+    current = assess(message)
+    if not earlier:
+        return current
+    together = assess(" । ".join([*earlier[-(window - 1) :], message])) if window > 1 else current
+    best = current if levels.RANK[current.level] >= levels.RANK[together.level] else together
+    if not best.crisis:
+        for turn in earlier:
+            past = assess(turn)
+            if past.crisis:
+                return replace(past, language=current.language, evidence=())
+    return best
 
 
 def check_answer(text: str) -> str | None:

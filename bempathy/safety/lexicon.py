@@ -262,7 +262,7 @@ def _sig(
     window: int = 80,
 ) -> Signal:
     if unless:  # concept names (@LEAVING ...) are expanded; matched as whole words within the window
-        unless = rf"\b(?:{_expand(unless)})\b"
+        unless = rf"\b(?:{expand_concepts(unless)})\b"
     if key == "rom":
         source, requires = rom_source(source), rom_source(requires) if requires else None
         unless = rom_source(unless)
@@ -518,7 +518,8 @@ CONCEPTS: dict[str, str] = {
 _CONCEPT_REF = regex.compile(r"@([A-Z][A-Z0-9_]*)")
 
 
-def _expand(source: str) -> str:
+def expand_concepts(source: str) -> str:
+    """Replace every ``@NAME`` by concept NAME's alternation (concepts may name others)."""
     while "@" in source:
         source = _CONCEPT_REF.sub(lambda m: "(?:" + CONCEPTS[m.group(1)] + ")", source)
     return source
@@ -1471,7 +1472,7 @@ def _cx(
     window: int = 90,
 ) -> Signal:
     """A concept rule on the phon key: ``source`` anchors it, every ``also`` must match within ``window``."""
-    fold = lambda text: phon_source(_expand(text))  # noqa: E731
+    fold = lambda text: phon_source(expand_concepts(text))  # noqa: E731
     return Signal(
         name,
         category,
@@ -2357,7 +2358,22 @@ DEFAULT_HELP_LINES = ("এখনই কাছের কারো সঙ্গে
 DEFAULT_HELP_ENGLISH = (
     "In danger or thinking of ending your life? Call 999 (Bangladesh) and talk to someone near you now."
 )
+DEFAULT_HELP_OTHER = (
+    "**কারও জীবন বিপদে মনে হলে এখনই সাহায্য নিন:**\n"
+    "- জাতীয় জরুরি সেবা (বাংলাদেশ, বিনামূল্যে, ২৪ ঘণ্টা): **999**\n"
+    "- তাঁকে একা রাখবেন না; সম্ভব হলে এখনই তাঁর কাছে যান বা বিশ্বস্ত কাউকে পাঠান।\n"
+    "- তাঁর কথা মন দিয়ে শুনুন, সরাসরি জিজ্ঞেস করুন তিনি নিজের ক্ষতির কথা ভাবছেন কি না, আর ক্ষতিকর জিনিস সরিয়ে রাখুন।\n\n"
+    "If someone you know may be in danger or may end their life, call 999 now and do not leave them alone."
+)
+DEFAULT_CONCERN_LINE = (
+    "কখনো নিজের ক্ষতির কথা মনে এলে বা বিপদে পড়লে **999**-এ ফোন করুন এবং কাছের কারও সঙ্গে কথা বলুন। "
+    "If you ever feel unsafe, call **999** and talk to someone near you."
+)
 DEFAULT_FALLBACKS = {
+    "someone_else": (
+        "আপনি তাঁর জন্য চিন্তা করছেন, এটা খুব জরুরি। এখনই তাঁর সঙ্গে থাকুন বা কাউকে পাঠান, আর বিপদ মনে হলে ৯৯৯-এ "
+        "কল করুন। চাইলে বলুন, তিনি এখন কোথায় আছেন আর কী বলেছেন — আমরা একসঙ্গে ভাবতে পারি পরের পদক্ষেপ কী।"
+    ),
     "suicidal_intent": (
         "আপনি যা অনুভব করছেন, তা আমাকে বলেছেন — এটা সাহসের কাজ, আর আমি আপনার কথা গুরুত্ব দিয়ে শুনছি। "
         "এই মুহূর্তে একা থাকবেন না: কাছের কাউকে ডাকুন বা ৯৯৯-এ কল করুন। হাতের কাছে এমন কিছু থাকলে যা দিয়ে "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from itertools import groupby
 from pathlib import Path
@@ -14,7 +15,8 @@ from typing import Any
 import yaml
 
 from bempathy.safety import lexicon as lex
-from bempathy.safety.detect import CATEGORIES, DEFAULT_CONFIG, Assessment, _advice, assess, check_answer
+from bempathy.safety.detect import CATEGORIES, DEFAULT_CONFIG, Assessment, _advice, assess_turns, check_answer
+from bempathy.safety.levels import LEVELS
 from bempathy.text import bengali_share, words
 
 # -- configuration -------------------------------------------------------------------------------------------
@@ -24,7 +26,8 @@ class SafetyConfigError(ValueError):
     """A safety config that cannot be used; the message names the file and the key."""
 
 
-_FALLBACK_KEYS = (*CATEGORIES, "default")
+_FALLBACK_KEYS = (*CATEGORIES, "someone_else", "default")
+_TEXT_KEYS = ("help_title", "help_english", "help_other", "concern_line")
 
 
 @dataclass
@@ -35,6 +38,8 @@ class SafetyConfig:
     help_numbers: list[dict[str, str]] = field(default_factory=lambda: [dict(n) for n in lex.DEFAULT_HELP_NUMBERS])
     help_lines: list[str] = field(default_factory=lambda: list(lex.DEFAULT_HELP_LINES))
     help_english: str = lex.DEFAULT_HELP_ENGLISH
+    help_other: str = lex.DEFAULT_HELP_OTHER  # the help block when someone else is at risk
+    concern_line: str = lex.DEFAULT_CONCERN_LINE  # after the answer to a "concern" message
     fallbacks: dict[str, str] = field(default_factory=lambda: dict(lex.DEFAULT_FALLBACKS))
     advice_pointers: dict[str, str] = field(default_factory=lambda: dict(lex.DEFAULT_ADVICE_POINTERS))
     min_answer_letters: int = 30
@@ -65,7 +70,7 @@ def _checked(path: Path, key: Any, value: Any) -> Any:
     names = {f.name for f in fields(SafetyConfig)}
     if key not in names:
         raise SafetyConfigError(f"{where}: unknown key (known: {', '.join(sorted(names))})")
-    if key in ("help_title", "help_english"):
+    if key in _TEXT_KEYS:
         if not isinstance(value, str) or not value.strip():
             raise SafetyConfigError(f"{where}: expected non-empty text, got {type(value).__name__}")
         return value.strip()
@@ -142,8 +147,9 @@ class SafetyPolicy:
 
     COUNT_KEYS = (
         "messages",
-        "crisis",
+        *LEVELS,
         *(f"crisis_{c}" for c in CATEGORIES),
+        "crisis_someone_else",
         "answers_replaced",
         "unsafe_answers",
         "unusable_answers",
@@ -163,14 +169,16 @@ class SafetyPolicy:
     def help_block(self) -> str:
         return self._help
 
-    def screen(self, user_text: str) -> Screen:
-        assessment = assess(user_text)
+    def screen(self, user_text: str, earlier_user_turns: Sequence[str] = ()) -> Screen:
+        """Screen the message with the user's earlier turns of the conversation (oldest first)."""
+        assessment = assess_turns(user_text, earlier_user_turns)
         return Screen(user_text, assessment, _advice(user_text, assessment))
 
     def compose(self, screen: Screen, answer: str, *, final: bool, demo_model: bool = False) -> Reply:
         """The text to show for this (partial or final) answer; unsafe text is never returned."""
         answer = answer or ""
-        crisis = screen.assessment.crisis
+        assessment = screen.assessment
+        crisis, concern = assessment.level == "crisis", assessment.level == "concern"
         unsafe = check_answer(answer) if answer.strip() else None
         reason = unsafe
         if reason is None and crisis and demo_model:
@@ -179,18 +187,21 @@ class SafetyPolicy:
             reason = unusable(answer, self.config)
         replaced = reason is not None
         fallbacks = self.config.fallbacks
-        body = fallbacks.get(screen.assessment.category or "default", fallbacks["default"]) if replaced else answer
-        parts = [self._help, body.strip()] if crisis else [body]
+        fallback_key = "someone_else" if assessment.about_other else assessment.category or "default"
+        body = fallbacks.get(fallback_key, fallbacks["default"]) if replaced else answer
+        parts = [self.config.help_other if assessment.about_other else self._help, body.strip()] if crisis else [body]
+        if concern:
+            parts.append(self.config.concern_line)
         if screen.advice:
             parts.append(self.config.advice_pointers[screen.advice])
-        text = "\n\n".join(p for p in parts if p) if crisis or replaced or screen.advice else answer
+        text = "\n\n".join(p for p in parts if p) if crisis or concern or replaced or screen.advice else answer
         if final:
             with self._lock:
                 n = self._counts
                 n["messages"] += 1
+                n[assessment.level] += 1
                 if crisis:
-                    n["crisis"] += 1
-                    n[f"crisis_{screen.assessment.category}"] += 1
+                    n["crisis_someone_else" if assessment.about_other else f"crisis_{assessment.category}"] += 1
                 n["answers_replaced"] += replaced
                 n["unsafe_answers"] += unsafe is not None
                 n["unusable_answers"] += replaced and unsafe is None and reason != "demo_model"

@@ -23,6 +23,7 @@ from bempathy.storage.store import Store
 MAX_INPUT_CHARS = 2000
 MAX_NEW_TOKENS_LIMIT = 1024
 MAX_SYSTEM_PROMPT_CHARS = 4000
+SCREENED_USER_TURNS = 20  # earlier user turns the safety screen reads (a crisis keeps its help visible)
 HISTORY_MESSAGES = 6  # history kept: at most this many maximum-length messages' worth of characters
 # Streamed text runs this far behind the model: an unsafe phrase is checked with some context after it before
 # any of it is on screen (the final reply is checked whole).
@@ -172,8 +173,10 @@ class ConversationService:
         """Yield the reply as it grows; the last value is the final, checked reply."""
         text = self.check_message(message)
         variant = self.check_variant(variant, self.chat.variants[0])
-        screen = self.policy.screen(text)
-        conversation = self._conversation(system_prompt, flatten_history(history), text)
+        turns = flatten_history(history)
+        earlier = [t["content"] for t in turns if t["role"] == "user"][-SCREENED_USER_TURNS:]
+        screen = self.policy.screen(text, earlier)  # a crisis told over several turns, or earlier, still counts
+        conversation = self._conversation(system_prompt, turns, text)
         reply = yield from self._stream_reply(screen, conversation, variant, settings, seed)
         if log:
             self._log(text, reply, variant, settings, screen)
@@ -277,6 +280,7 @@ class ConversationService:
                 "decoding": (settings or DecodingSettings()).as_dict(),
                 "safety": {
                     "crisis": screen.assessment.crisis,
+                    "level": screen.assessment.level,
                     "category": screen.assessment.category,
                     "replaced": reply.replaced,
                 },
