@@ -78,6 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("BEMPATHY_SYNC_LOGS"),
         help="Hugging Face dataset repo to restore the logs from and push them to (Spaces; $BEMPATHY_SYNC_LOGS)",
     )
+    server.add_argument(
+        "--trusted-proxies",
+        type=int,
+        metavar="N",
+        default=int(os.environ.get("BEMPATHY_TRUSTED_PROXIES", "0")),
+        help="proxies in front of the app (a Space: 1); the per-client rate limit then takes the address the "
+        "outermost one saw from X-Forwarded-For, never what a client wrote there (default 0: the socket's "
+        "peer; $BEMPATHY_TRUSTED_PROXIES)",
+    )
     chat = parser.add_argument_group("chat and safety")
     chat.add_argument(
         "--allow-chat-logging",
@@ -123,6 +132,9 @@ def build(argv: list[str] | argparse.Namespace | None = None):
     from bempathy.ui.context import AppContext
     from bempathy.ui.space import gpu_decorator, start_log_sync
 
+    # The app decides itself which X-Forwarded-For hop to believe (--trusted-proxies): uvicorn, which Gradio runs,
+    # would otherwise rewrite the client address from that header for any local peer, spoofed or not.
+    os.environ["FORWARDED_ALLOW_IPS"] = ""
     # Pushed logs must be append-only: then the ratings journal only grows and is what gets pushed.
     store = Store(args.logs_dir, ratings_truncate_on_fold=not args.sync_logs)
     if args.sync_logs:
@@ -142,13 +154,16 @@ def build(argv: list[str] | argparse.Namespace | None = None):
             max_input_chars=args.max_input_chars or MAX_INPUT_CHARS,
             system_prompt=plan.system_prompt,
         )
+    rating, rating_error = _rating_service(args, store)
     ctx = AppContext(
         plan=plan,
         store=store,
         policy=policy,
         chat=chat,
         conversation=conversation,
-        rating=_rating_service(args, store),
+        rating=rating,
+        rating_error=rating_error,
+        trusted_proxies=args.trusted_proxies,
         allow_chat_logging=args.allow_chat_logging,
         admin_token=os.environ.get("BEMPATHY_ADMIN_TOKEN") or None,
         gpu=gpu_decorator(),
@@ -157,9 +172,17 @@ def build(argv: list[str] | argparse.Namespace | None = None):
 
 
 def _rating_service(args, store):
+    """(service, None), or (None, why) when a rating log cannot be read: Chat, Compare and Reports still work, and
+    the Rate tab says why (``python -m bempathy.human_eval check`` / ``repair`` fix the file)."""
     from bempathy.rating.service import RatingService
+    from bempathy.storage.log import StoreCorruptError
+    from bempathy.ui.rate import OAUTH_ENV
 
-    return RatingService.from_args(args, store)
+    try:  # with OAuth the signed-in name is the identity; otherwise a pseudonym is bound to a key on first use
+        return RatingService.from_args(args, store, bind_pseudonyms=not os.environ.get(OAUTH_ENV)), None
+    except StoreCorruptError as error:
+        print(f"app.py: warning: rating is off: {error}", file=sys.stderr)
+        return None, f"{error}; run `python -m bempathy.human_eval check`"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)  # --help and flag errors before any heavy import
     if args.cpu_threads is not None and args.cpu_threads < 0:
         parser.error("--cpu-threads must be 0 (torch's default) or more")
+    if args.trusted_proxies < 0:
+        parser.error("--trusted-proxies must be 0 or more")
     from bempathy.hardware import set_serving_threads
     from bempathy.rating.items import HumanEvalError
     from bempathy.runs import ModelLoadError

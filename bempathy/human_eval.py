@@ -1,6 +1,14 @@
-"""``python -m bempathy.human_eval {summary,export,fold}``: the admin's view of the human ratings.
+"""``python -m bempathy.human_eval {summary,export,fold,check,repair}``: the admin's view of the human ratings
+and of the logs behind them.
 
-Errors an admin can fix (unknown experiment, corrupt log) are one line on stderr and exit status 2.
+``check`` reads every log bempathy writes without changing a byte (no fold, no quarantine, no truncation:
+the app would do those on open) and says what, if anything, needs repair: exit 0 all fine, 1 repair needed.
+``repair`` fixes that under the same locks the app uses, so it is safe while the app runs: a damaged file is
+first copied to ``<name>.bak-<UTC timestamp>``; a JSON log that does not parse is rewritten with every record
+that can still be decoded; journal lines that are not records, and a torn tail, go to the journal's
+quarantine file (the journal's own code does it).
+
+Errors an admin can fix (unknown experiment, corrupt log, no logs folder) are one line on stderr and exit 2.
 """
 
 from __future__ import annotations
@@ -15,7 +23,8 @@ from bempathy.rating.items import HumanEvalError, resolve_evaluation
 from bempathy.rating.service import RatingService
 from bempathy.rating.stats import summarize
 from bempathy.rating.tables import format_summary, summary_csv
-from bempathy.storage.log import StoreCorruptError
+from bempathy.storage.log import StoreCorruptError, default_logs_dir
+from bempathy.storage.repair import check_logs, repair_logs
 from bempathy.storage.store import Store
 
 DESCRIPTION = """Human-evaluation admin commands.
@@ -23,6 +32,8 @@ DESCRIPTION = """Human-evaluation admin commands.
   summary  per-model means with 95% intervals, win rate, agreement, rater checks
   export   preference pairs (majority vote per item) as TRL conversational preference JSONL for DPO
   fold     move the rating journal into logs/HumanEvaluations.json now
+  check    read every log without changing it; exit 0 if all is fine, 1 if repair is needed
+  repair   back up each damaged log, salvage its records, quarantine bad journal lines; safe while the app runs
 
 Without --experiment, the latest completed experiment with an evaluation is used."""
 
@@ -31,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bempathy.human_eval", description=DESCRIPTION, formatter_class=argparse.RawTextHelpFormatter
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{summary,export,fold}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{summary,export,fold,check,repair}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--logs-dir", type=Path, help="logs directory (default: $BEMPATHY_LOGS_DIR, else ./logs)")
     chosen = argparse.ArgumentParser(add_help=False)
@@ -49,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--pairs", type=Path, default=None, help="the pairs JSONL the ratings were collected on")
 
     commands.add_parser("fold", parents=[common], help="fold the rating journal into HumanEvaluations.json")
+    commands.add_parser("check", parents=[common], help="report damaged logs without changing anything")
+    commands.add_parser("repair", parents=[common], help="back up and repair what check reports")
     return parser
 
 
@@ -83,8 +96,38 @@ def _fold(args: argparse.Namespace, store: Store) -> None:
     print(f"folded {store.ratings.folded_records} new ratings; {store.ratings.path} holds {len(store.ratings)}")
 
 
+def _logs_dir(args: argparse.Namespace) -> Path:
+    logs_dir = (args.logs_dir.expanduser() if args.logs_dir else default_logs_dir()).resolve()
+    if not logs_dir.is_dir():
+        raise HumanEvalError(f"no logs folder at {logs_dir}")
+    return logs_dir
+
+
+def _check(args: argparse.Namespace) -> int:
+    findings = check_logs(_logs_dir(args))
+    for finding in findings:
+        print(finding)
+    return 0 if all(finding.ok for finding in findings) else 1
+
+
+def _repair(args: argparse.Namespace) -> int:
+    logs_dir = _logs_dir(args)
+    done = repair_logs(logs_dir)
+    for line in done:
+        print(line)
+    if not done:
+        print(f"nothing to repair in {logs_dir}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in ("check", "repair"):  # never through Store: opening the journal would fold it
+        try:
+            return {"check": _check, "repair": _repair}[args.command](args)
+        except (HumanEvalError, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     store = Store(args.logs_dir, ratings_fold_interval=None)
     try:
         {"summary": _summary, "export": _export, "fold": _fold}[args.command](args, store)

@@ -50,6 +50,33 @@ def normalize_text(text: str) -> str:
     return text.strip()
 
 
+class UnsafeTextError(ValueError):
+    """Free text that cannot be stored as it is (a lone surrogate: not encodable as UTF-8)."""
+
+
+# Kept although their category is Cc/Cf: line breaks and tabs, and the joiners Bengali spelling needs.
+_KEPT_CONTROLS = frozenset("\n\t\u200c\u200d")
+LONE_SURROGATE = (
+    "লেখায় এমন একটি অক্ষর আছে যা সংরক্ষণ করা যায় না (একা সারোগেট)। / "
+    "The text holds a character that cannot be stored (a lone surrogate)."
+)
+
+
+def hygienic_text(text: str) -> str:
+    """The one cleaning every stored or logged free text gets (comments, rater ids, chat messages).
+
+    NFC; CRLF and CR become LF; control and format characters are dropped (NUL, ESC sequences' ESC, bidi
+    overrides such as U+202E, which can make a stored name read backwards) except newline, tab and the
+    zero-width non-joiner and joiner Bengali spelling needs. A lone surrogate is refused, not dropped: it
+    means the client sent broken text, and guessing what it meant would store something nobody typed.
+    """
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        raise UnsafeTextError(LONE_SURROGATE)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    kept = "".join(ch for ch in text if ch in _KEPT_CONTROLS or unicodedata.category(ch) not in ("Cc", "Cf"))
+    return unicodedata.normalize("NFC", kept)
+
+
 def dedup_key(text: str) -> str:
     """A key under which two texts count as the same: NFKC, case-folded, all whitespace removed."""
     folded = unicodedata.normalize("NFKC", text).casefold()

@@ -22,6 +22,17 @@ pytestmark = [
         reason="Debian's chromium is not installed (apt-get install chromium fonts-noto-core)",
     ),
 ]
+# Every text node and form value on the page, except inside the Rate tab's two answer boxes.
+OUTSIDE_THE_AB_BOXES = """() => {
+  const boxes = '#rate-answer-A, #rate-answer-B';
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const parts = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (!node.parentElement.closest(boxes)) parts.push(node.textContent);
+  }
+  for (const e of document.querySelectorAll('textarea, input')) { if (!e.closest(boxes)) parts.push(e.value); }
+  return parts.join('\\n');
+}"""
 PAYLOAD = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2"> কেমন আছ?'
 
 
@@ -182,3 +193,46 @@ def test_script_in_prompts_and_model_answers_never_runs(running, browser, shots,
     assert page.locator("#chatbot script").count() == 0 and page.locator("#chatbot img[onerror]").count() == 0
     assert not dialogs
     page.close()
+
+
+def test_crowd_mode_shows_no_rated_answer_next_to_its_variant_on_any_tab(tiny_run, browser, shots):
+    """Blind by construction: every tab read in a real browser, every accordion opened, no rated answer in sight
+    except as A/B on the Rate tab (on main e00940a the Reports tab listed them under "base" and "tuned")."""
+    _, logs = tiny_run
+    app = RunningApp(["--crowd", "--logs-dir", str(logs)])
+    try:
+        service = app.ctx.rating
+        answers = {
+            r["response_text"]
+            for r in app.ctx.store.responses.find(evaluation_id=service.evaluation_id)
+            if len(r.get("response_text") or "") >= 12
+        }
+        assert answers
+        page, dialogs = _open(browser, app.url)
+        seen: dict[str, str] = {}
+        for name in (TABS["reports"], TABS["rate"]):
+            _tab(page, name)
+            for toggle in page.locator(".label-wrap").all():  # open every accordion: closed ones render nothing
+                if toggle.is_visible() and "open" not in (toggle.get_attribute("class") or ""):
+                    toggle.click()
+                    page.wait_for_timeout(200)
+            if name == TABS["rate"]:
+                page.locator("#rate-rater textarea, #rate-rater input").first.fill("blind-check")
+                page.locator("#rate-start").click()
+                page.wait_for_function(
+                    "() => (document.querySelector('#rate-answer-A textarea')?.value || '').length > 0",
+                    timeout=30_000,
+                )
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(shots / f"blind-{len(seen)}.png"), full_page=True)
+            seen[name] = page.evaluate(OUTSIDE_THE_AB_BOXES)
+        shown_a = page.locator("#rate-answer-A textarea").input_value()
+        assert shown_a in answers or any(shown_a.strip() == a.strip() for a in answers)  # the Rate tab works
+        for name, text in seen.items():
+            leaked = [a for a in answers if a in text]
+            assert not leaked, f"{name} shows {len(leaked)} rated answers outside the A/B boxes"
+        assert "admin token" in seen[TABS["reports"]]
+        assert not dialogs
+        page.close()
+    finally:
+        app.close()

@@ -15,7 +15,8 @@ import pytest
 
 from bempathy.human_eval import main
 from bempathy.rating.items import BAD, CRITERIA, GOOD, HumanEvalError, make_item_id, shown_order
-from bempathy.rating.service import RateLimit, RatingService
+from bempathy.rating.limits import RateLimit
+from bempathy.rating.service import RatingService
 from bempathy.storage.log import StoreCorruptError
 from bempathy.storage.store import Store
 
@@ -59,6 +60,12 @@ def service(store: Store, **kwargs) -> RatingService:
 
 def variant_of(text: str) -> str:
     return "tuned" if text.startswith("সহমর্মী") else "base"
+
+
+def lease(svc: RatingService, rater: str, item_id: str) -> None:
+    """Hand this rater this very item (a slot of their own), as /next_item would have: for tests that rate
+    chosen items; the cap is not what they test."""
+    assert svc.leases.grant(rater, item_id, f"test:{rater}") is not None
 
 
 def rate(svc: RatingService, rater: str, item: dict | str, a=(4, 4, 4), b=(2, 2, 2), pref="A", comment="", **kw):
@@ -306,6 +313,7 @@ def _export_fixture(store: Store, tmp_path: Path) -> tuple[RatingService, list[d
 
     def vote(rater: str, item, preferred: str | None, pref: str | None = None) -> None:
         letter = pref or ("A" if shown_order(svc.seed, item, rater)[0] == preferred else "B")
+        lease(svc, rater, item.item_id)
         assert svc.rate(rater, item.item_id, (4, 4, 4), (3, 3, 3), letter)["ok"]
 
     vote("r1", items[0], "tuned")
@@ -316,6 +324,7 @@ def _export_fixture(store: Store, tmp_path: Path) -> tuple[RatingService, list[d
     vote("r1", items[3], "tuned")
     vote("r2", items[3], "base")
     gold = next(iter(svc.gold.values()))
+    lease(svc, "r1", gold.item_id)
     assert svc.rate("r1", gold.item_id, (5, 5, 5), (1, 1, 1), "A")["ok"]
     out = tmp_path / "out" / "dpo.jsonl"
     assert svc.export_preferences(out) == 1
@@ -546,4 +555,4 @@ def test_from_args_reads_the_app_flags(store: Store) -> None:
     args = Namespace(experiment=None, ratings_per_item=1, pairs=None, gold=str(GOLD), gold_rate=0.25, rate_limit="5/60")
     svc = RatingService.from_args(args, store)
     assert svc.ratings_per_item == 1 and svc.gold_rate == 0.25 and len(svc.gold) == 8
-    assert svc.limits == {"rater": RateLimit(5, 60.0), "session": RateLimit(5, 60.0)}
+    assert svc.limiter.limits == {"rater": RateLimit(5, 60.0), "session": RateLimit(5, 60.0)}

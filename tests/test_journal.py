@@ -102,20 +102,22 @@ def test_a_torn_last_line_is_ignored_then_truncated(tmp_path: Path) -> None:
     assert journal.read_bytes().endswith(b"\n")
 
 
-def test_a_corrupt_line_inside_the_journal_is_a_clear_error_and_left_alone(tmp_path: Path) -> None:
+def test_a_corrupt_line_inside_the_journal_is_quarantined_not_fatal(tmp_path: Path) -> None:
+    """Was: a StoreCorruptError that stopped start-up. Now the line is copied aside and reading goes on."""
     ratings = _journal(tmp_path, truncate_on_fold=False)
-    ratings.insert_unique(_rating("i1", "r1"), KEY)
+    first = ratings.insert_unique(_rating("i1", "r1"), KEY)
     ratings.close()
     journal = tmp_path / "HumanEvaluations.journal.jsonl"
     journal.write_bytes(
         journal.read_bytes() + b"not json\n" + json.dumps({"id": "z", "item_id": "i3"}).encode() + b"\n"
     )
     content = journal.read_bytes()
-    broken = _journal(tmp_path)
-    for operation in (broken.all, len, broken.fold, lambda: broken.insert_unique(_rating("i4", "r"), KEY)):
-        with pytest.raises(StoreCorruptError, match=re.escape(f"{journal}: line 2")):
-            operation(*(() if operation is not len else (broken,)))
-    assert journal.read_bytes() == content
+    broken = _journal(tmp_path, truncate_on_fold=False)
+    assert [r["id"] for r in broken.all()] == [first, "z"] and len(broken) == 2
+    assert broken.insert_unique(_rating("i4", "r"), KEY) is not None
+    assert journal.read_bytes().startswith(content)  # append-only mode: the line stays, already quarantined
+    [entry] = [json.loads(line) for line in (tmp_path / "HumanEvaluations.journal.quarantine.jsonl").open("rb")]
+    assert (entry["line_number"], entry["text"]) == (2, "not json")
 
 
 @pytest.mark.parametrize(

@@ -98,7 +98,7 @@ def test_a_run_trained_with_its_own_system_prompt_is_served_and_rated_with_it(cu
     store = Store(logs, ratings_fold_interval=None)
     rating = RatingService(store)
     try:
-        item = next(iter(rating.items.values()))
+        item = rating.items[rating.next_item("r1")["item_id"]]  # a rating needs the slot /next_item leases
         assert item.system_prompt == CUSTOM_PROMPT
         letter = "A" if shown_order(rating.seed, item, "r1")[0] == "tuned" else "B"
         assert rating.rate("r1", item.item_id, (4, 4, 4), (2, 2, 2), letter)["ok"]

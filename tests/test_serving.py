@@ -139,13 +139,16 @@ def test_public_human_scores_hide_rater_ids_and_rate_limits_key_on_the_client_ad
     from bempathy.ui.rate import client_key
     from bempathy.ui.reports import _public
 
-    summary = _public({"raters": {"hf:someone": {"n": 3}}, "flagged_raters": ["hf:someone"], "n_ratings": 3})
+    label_of = {"hf:someone": "rater-0123456789"}.get  # the keyed label (bempathy.rating.identity) in the app
+    summary = _public({"raters": {"hf:someone": {"n": 3}}, "flagged_raters": ["hf:someone"], "n_ratings": 3}, label_of)
     [label] = summary["raters"]
     assert label.startswith("rater-") and "someone" not in json.dumps(summary)
     assert summary["flagged_raters"] == [label]
-    behind_proxy = SimpleNamespace(headers={"x-forwarded-for": "203.0.113.7, 10.0.0.1"}, client=None)
+    proxy = SimpleNamespace(host="10.0.0.1")
+    behind_proxy = SimpleNamespace(headers={"x-forwarded-for": "6.6.6.6, 203.0.113.7"}, client=proxy)
     direct = SimpleNamespace(headers={}, client=SimpleNamespace(host="198.51.100.2"), session_hash="abc")
-    assert client_key(behind_proxy) == "203.0.113.7" and client_key(direct) == "198.51.100.2"
+    assert client_key(behind_proxy, trusted_proxies=1) == "203.0.113.7"  # never the spoofable leftmost hop
+    assert client_key(behind_proxy) == "10.0.0.1" and client_key(direct) == "198.51.100.2"
 
 
 def test_cpu_threads_default_to_one_for_the_tiny_demo_models_and_a_bad_value_is_refused():

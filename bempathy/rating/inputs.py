@@ -12,6 +12,7 @@ import unicodedata
 from typing import Any
 
 from bempathy.rating.items import CRITERIA
+from bempathy.text import hygienic_text
 
 MAX_RATER_ID_CHARS = 64  # room for "hf:" + a Hugging Face username when the app uses OAuth
 _BIDI_CONTROLS = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}  # can spoof how a name reads
@@ -35,6 +36,22 @@ MESSAGES = {
     "too_fast": msg("খুব দ্রুত জমা হচ্ছে; একটু পরে আবার চেষ্টা করুন।", "Too many ratings too fast; try again shortly."),
     "duplicate": msg("এই আইটেমে আপনার রেটিং আগেই জমা হয়েছে।", "Your rating for this item was already recorded."),
     "saved": msg("ধন্যবাদ! রেটিং জমা হয়েছে।", "Thank you! Your rating is saved."),
+    "not_leased": msg(
+        "এই আইটেমটি আপনাকে দেওয়া হয়নি; পরের আইটেম নিন।", "This item was not given to you; please load the next one."
+    ),
+    "lease_taken": msg(
+        "সময় পেরিয়ে যাওয়ায় আইটেমটি অন্য কেউ নিয়েছেন বা এর রেটিং পূর্ণ হয়েছে; রেটিং জমা হয়নি। পরের আইটেম নিন।",
+        "Your time on this item ran out and it was given to someone else, or it has all its ratings; nothing was "
+        "saved. Please load the next one.",
+    ),
+    "busy": msg("অনেকে একসঙ্গে রেট করছেন; আবার চেষ্টা করুন।", "Many raters at once; please try again."),
+    "bound": msg(
+        "এই ছদ্মনামটি অন্য কোনো ব্রাউজারে ব্যবহার হচ্ছে; অন্য একটি ছদ্মনাম বেছে নিন।",
+        "This pseudonym is in use in another browser (it needs its key); please choose another pseudonym.",
+    ),
+    "wrong_key": msg(
+        "এই ছদ্মনামের চাবি মেলেনি; কিছুই জমা হয়নি।", "The key for this pseudonym does not match; nothing was saved."
+    ),
 }
 
 
@@ -86,10 +103,11 @@ def parse_preference(value: Any) -> str:
 
 
 def clean_comment(value: Any, limit: int) -> str:
-    """Plain text, NFC, CRLF -> LF, stripped; refused over ``limit`` characters. Never interpreted as HTML."""
+    """Plain text through :func:`bempathy.text.hygienic_text` (NFC, no control or bidi characters), stripped;
+    refused over ``limit`` characters or with a lone surrogate. Never interpreted as HTML."""
     if not isinstance(value, str | None):
         raise ValueError(MESSAGES["comment_type"])
-    text = unicodedata.normalize("NFC", (value or "").replace("\r\n", "\n")).strip()
+    text = hygienic_text(value or "").strip()
     if len(text) > limit:
         raise ValueError(msg(f"মন্তব্য {limit} অক্ষরের মধ্যে রাখুন।", f"Keep the comment to {limit} characters."))
     return text

@@ -2,13 +2,16 @@
 
 The service is what the app's Rate tab calls (no UI, no model, no torch here). Why it looks like this:
 
-- Raters never see model names: an item is shown as answers A and B, in an order drawn from a seeded hash
-  of (item, rater), so every app process (and ``rate``) recomputes the same mapping without shared state.
-- A rater gets the unrated item with the fewest ratings (ties: first those no other rater in this process
-  is looking at, then a per-rater hash, so concurrent raters spread out), never an item that already has
-  ``ratings_per_item`` ratings; a page reload within 20 minutes shows the same item again. Several raters
-  can still hold the same last slot at once: all their submits are kept (the rater did the work), so an
-  item may end slightly above the cap.
+- Raters never see model names: an item is shown as answers A and B, in an order drawn from a *keyed* hash
+  of (item, rater) whose key is the logs folder's secret (:mod:`bempathy.rating.identity`): every app process
+  recomputes the same mapping, nobody without the secret can (a public seed let anyone compute it offline).
+- A rater gets the unrated item with the fewest ratings and leases one of its ``ratings_per_item`` slots
+  (:mod:`bempathy.rating.leases`); ties go first to items nobody else is looking at, then to a per-rater hash,
+  so concurrent raters spread out. A page reload while the lease runs shows the same item again. ``rate``
+  takes a rating only for a slot leased to that rater, so an item never ends above the cap, and a rating
+  for an item never served to the rater is refused.
+- Off a Space (no OAuth) a pseudonym is bound to a key the server issues on its first use
+  (``bind_pseudonyms``); calls for a bound pseudonym without its key are refused and store nothing.
 - Gold items (a clearly good and a clearly bad answer) are mixed in at ``gold_rate``, decided per rater
   and per position in their sequence by a hash, so two processes agree; each rater sees each gold item at
   most once, with no cap across raters, and gold items never count in ``remaining``. ``gold`` records
@@ -32,13 +35,12 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bempathy.rating.identity import RaterKeys, StudySecret
 from bempathy.rating.inputs import (
     MESSAGES,
     bn_digits,
@@ -64,31 +66,14 @@ from bempathy.rating.items import (
     stable_hash,
     unit_hash,
 )
+from bempathy.rating.leases import GOLD_SLOT, Lease, LeaseBook
+from bempathy.rating.limits import RateLimit, RateLimiter
 from bempathy.storage.log import write_atomic
 from bempathy.storage.store import Store
 
 UNIQUE_ON = ("item_id", "rater_id")  # one rating per rater per item
-LEASE_SECONDS = 20 * 60  # an item handed to a rater counts as "being rated" for this long
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """At most ``max_events`` stored ratings per ``per_seconds`` (sliding window)."""
-
-    max_events: int
-    per_seconds: float
-
-    @classmethod
-    def parse(cls, text: str) -> RateLimit:
-        """``"30/60"`` -> 30 ratings per 60 seconds (the app's ``--rate-limit`` flag)."""
-        try:
-            events, seconds = text.split("/")
-            limit = cls(int(events), float(seconds))
-        except ValueError:
-            raise HumanEvalError(f"rate limit must look like N/SECONDS (e.g. 30/60), got {text!r}") from None
-        if limit.max_events < 1 or not limit.per_seconds > 0:
-            raise HumanEvalError(f"rate limit needs N >= 1 and SECONDS > 0, got {text!r}")
-        return limit
+SLOT_UNIQUE_ON = ("item_id", "slot")  # one rating per slot: never more than ratings_per_item
+LEASE_RETRIES = 5  # another process granted the slot we picked: refresh and pick again
 
 
 def _refused(message: str) -> dict:
@@ -112,7 +97,8 @@ class RatingService:
         max_comment_chars: int = 1000,
         rate_limit_per_rater: RateLimit | None = None,
         rate_limit_per_session: RateLimit | None = None,
-        seed: int = 0,
+        secret: StudySecret | None = None,
+        bind_pseudonyms: bool = False,
     ) -> None:
         if len(variants) != 2 or variants[0] == variants[1]:
             raise HumanEvalError(f"variants must be two different names, got {variants!r}")
@@ -121,8 +107,12 @@ class RatingService:
         self.store = store
         self.variants = tuple(variants)
         self.gold_path, self.gold_rate = gold_path, gold_rate
-        self.ratings_per_item, self.max_comment_chars, self.seed = ratings_per_item, max_comment_chars, seed
-        self.limits = {"rater": rate_limit_per_rater, "session": rate_limit_per_session}
+        self.ratings_per_item, self.max_comment_chars = ratings_per_item, max_comment_chars
+        self.secret = secret or StudySecret(store.logs_dir)
+        self.seed = self.secret.order_seed()  # keyed: the A/B order and assignment cannot be computed offline
+        self.keys = RaterKeys(store.logs_dir, self.secret) if bind_pseudonyms else None
+        self.leases = LeaseBook(store.leases)
+        self.limiter = RateLimiter(rate_limit_per_rater, rate_limit_per_session)
         self._lock = threading.RLock()
         self.experiment_id: str | None = None
         self.evaluation_id: str | None = None
@@ -135,10 +125,11 @@ class RatingService:
             self.set_experiment(experiment_id, evaluation_id)
 
     @classmethod
-    def from_args(cls, args: Any, store: Store) -> RatingService:
+    def from_args(cls, args: Any, store: Store, *, bind_pseudonyms: bool = True) -> RatingService:
         """Build from app.py's flags: --experiment, --ratings-per-item, --pairs, --gold, --gold-rate, --rate-limit.
 
-        One ``--rate-limit`` applies per rater and per session.
+        One ``--rate-limit`` applies per rater and per client address. ``bind_pseudonyms`` is False with OAuth,
+        where the signed-in name is the identity.
         """
         limit = RateLimit.parse(args.rate_limit) if getattr(args, "rate_limit", None) else None
         return cls(
@@ -150,6 +141,7 @@ class RatingService:
             ratings_per_item=getattr(args, "ratings_per_item", 3),
             rate_limit_per_rater=limit,
             rate_limit_per_session=limit,
+            bind_pseudonyms=bind_pseudonyms,
         )
 
     @property
@@ -177,65 +169,135 @@ class RatingService:
         self._cursor = None
         self._counts: dict[str, int] = defaultdict(int)
         self._rated: dict[str, set[str]] = defaultdict(set)
-        self._events: dict[tuple[str, str], deque[float]] = defaultdict(deque)
-        self._leases: dict[str, tuple[str, float]] = {}  # rater -> (item_id, monotonic expiry)
+        self._rated_slots: dict[str, set[str]] = defaultdict(set)
+        self.limiter.reset()
         self.store.ratings.ensure_index(UNIQUE_ON)
         self._refresh()
 
     def _refresh(self) -> None:
-        """Fold ratings stored since the last call (by any process) into counts, rated sets and limits."""
+        """Fold ratings and leases stored since the last call (by any process) into counts, slots and limits."""
+        self.leases.refresh()
         records, self._cursor, reset = self.store.ratings.changes(self._cursor)
         if reset:
-            self._counts, self._rated, self._events = defaultdict(int), defaultdict(set), defaultdict(deque)
-        horizon = time.time() - max((lim.per_seconds for lim in self.limits.values() if lim), default=0)
+            self._counts, self._rated, self._rated_slots = defaultdict(int), defaultdict(set), defaultdict(set)
+            self.limiter.reset()
         for record in records:
             item_id, rater = record.get("item_id"), record.get("rater_id")
             if item_id in self.items or item_id in self.gold:
                 self._counts[item_id] += 1
                 self._rated[rater].add(item_id)
-            if any(self.limits.values()):
-                stamp = _epoch(record.get("timestamp"))
-                if stamp is not None and stamp >= horizon:
-                    self._events["rater", rater].append(stamp)
-                    if record.get("session"):
-                        self._events["session", record["session"]].append(stamp)
+                if record.get("slot") is not None:
+                    self._rated_slots[item_id].add(str(record["slot"]))
+            self.limiter.note(record)
 
-    def next_item(self, rater_id: str) -> dict:
-        """The next item for this rater, as A/B text only, with progress and a message; item_id None at the end."""
+    def _item(self, item_id: Any) -> Item | None:
+        return (self.items.get(item_id) or self.gold.get(item_id)) if isinstance(item_id, str) else None
+
+    def _busy(self, item_id: str, rater: str, now: float) -> list[str]:
+        """Unrated slots of this item that someone else holds a running lease on."""
+        rated = self._rated_slots[item_id]
+        slots = (str(number) for number in range(self.ratings_per_item))
+        return [slot for slot in slots if slot not in rated and self.leases.taken(item_id, slot, rater, now)]
+
+    def _free_slot(self, item_id: str, rater: str, now: float) -> str | None:
+        """A slot of this item the rater may lease now: not rated, not held by someone else's running lease."""
+        if item_id in self.gold:
+            slot = GOLD_SLOT + self.secret.label(rater)
+            return None if slot in self._rated_slots[item_id] else slot
+        busy = self._busy(item_id, rater, now)
+        if self._counts[item_id] + len(busy) >= self.ratings_per_item:  # counts include ratings stored before slots
+            return None
+        rated = self._rated_slots[item_id]
+        return next(
+            (str(n) for n in range(self.ratings_per_item) if str(n) not in rated and str(n) not in busy),
+            None,
+        )
+
+    def _usable(self, lease: Lease | None, rater: str) -> bool:
+        """A lease the rater may still rate on: theirs, newest of its slot, the slot unrated, the item current."""
+        return (
+            lease is not None
+            and self._item(lease.item_id) is not None
+            and lease.item_id not in self._rated.get(rater, ())
+            and lease.slot not in self._rated_slots[lease.item_id]
+        )
+
+    def check_key(self, rater: str, rater_key: Any) -> tuple[str | None, str | None]:
+        """(refusal message or None, key issued by this call or None); always passes when keys are off."""
+        if self.keys is None:
+            return None, None
+        verdict = self.keys.check(rater, rater_key)
+        if verdict.ok:
+            return None, verdict.issued_key
+        return MESSAGES["wrong_key" if verdict.reason == "wrong_key" else "bound"], None
+
+    def next_item(self, rater_id: str, rater_key: str | None = None) -> dict:
+        """The next item for this rater, as A/B text only, with progress and a message; item_id None at the end.
+
+        Leases one of the item's slots to the rater. With ``bind_pseudonyms``, the first call for a pseudonym
+        returns its ``rater_key``, which every later call for it must bring.
+        """
         empty = {"item_id": None, "prompt": "", "answer_a": "", "answer_b": "", "rated": 0, "remaining": 0}
         try:
             rater = normalize_rater_id(rater_id)
         except ValueError as exc:
             return {**empty, "message": str(exc)}
+        refusal, issued = self.check_key(rater, rater_key)
+        if refusal:
+            return {**empty, "message": refusal}
+        issued_field = {"rater_key": issued} if issued else {}
         with self._lock:
-            self._refresh()
-            rated = self._rated.get(rater, set())
-            open_items = [i for i in self.items if i not in rated and self._counts[i] < self.ratings_per_item]
-            progress = {"rated": len(rated), "remaining": len(open_items)}
-            if not open_items:
-                return {**empty, **progress, "message": self.status or MESSAGES["done"]}
-            item = self._choose(rater, rated, open_items)
-            self._leases[rater] = (item.item_id, time.monotonic() + LEASE_SECONDS)
-        answer_a, answer_b = (item.answers[v] for v in shown_order(self.seed, item, rater))
+            for _ in range(LEASE_RETRIES):
+                self._refresh()
+                now = time.time()
+                rated = self._rated.get(rater, set())
+                free = {i: self._free_slot(i, rater, now) for i in self.items if i not in rated}
+                open_items = [i for i, slot in free.items() if slot is not None]
+                progress = {"rated": len(rated), "remaining": len(open_items)}
+                lease = self._current_lease(rater, rated)
+                if lease is None:
+                    if not open_items:
+                        return {**empty, **progress, **issued_field, "message": self.status or MESSAGES["done"]}
+                    item = self._choose(rater, rated, open_items, now)
+                    slot = free.get(item.item_id) or self._free_slot(item.item_id, rater, now)
+                    lease = self.leases.grant(rater, item.item_id, slot) if slot is not None else None
+                if lease is not None:
+                    break
+            else:
+                return {**empty, **issued_field, "message": MESSAGES["busy"]}
+        item = self._item(lease.item_id)
+        answer_a, answer_b = (item.answers[v] for v in self.shown(item, rater))
         message = msg(
             f"আপনি {bn_digits(len(rated))}টি রেট করেছেন; আরও {bn_digits(len(open_items))}টি বাকি।",
             f"You have rated {len(rated)}; {len(open_items)} left.",
         )
         shown = {"item_id": item.item_id, "prompt": item.prompt, "answer_a": answer_a, "answer_b": answer_b}
-        return {**shown, **progress, "message": message}
+        return {**shown, **progress, **issued_field, "message": message}
 
-    def _choose(self, rater: str, rated: set[str], open_items: list[str]) -> Item:
-        now = time.monotonic()
-        held = self._leases.get(rater)
-        if held and held[1] > now and held[0] not in rated and (held[0] in self.gold or held[0] in set(open_items)):
-            return self.items.get(held[0]) or self.gold[held[0]]  # same item again after a page reload
+    def _current_lease(self, rater: str, rated: set[str]) -> Lease | None:
+        """The lease the rater already holds (same item after a page reload); renewed if it ran out unused."""
+        held = [
+            lease
+            for lease in (self.leases.held(rater, item_id) for item_id in (*self.items, *self.gold))
+            if lease is not None and self._usable(lease, rater)
+        ]
+        if not held:
+            return None
+        lease = max(held, key=lambda lease: lease.expires_at)
+        return lease if lease.running(time.time()) else self.leases.grant(rater, lease.item_id, lease.slot)
+
+    def shown(self, item: Item, rater: str) -> tuple[str, str]:
+        """Which variant is A and which is B for this rater (keyed: only this logs folder's secret tells)."""
+        return shown_order(self.seed, item, rater)
+
+    def _choose(self, rater: str, rated: set[str], open_items: list[str], now: float) -> Item:
         unrated_gold = [g for g in self.gold if g not in rated]
         if unrated_gold and unit_hash(self.seed, "gold", rater, len(rated)) < self.gold_rate:
             return self.gold[min(unrated_gold, key=lambda g: (self._counts[g], unit_hash(self.seed, rater, g)))]
-        leased = {item for other, (item, until) in self._leases.items() if other != rater and until > now}
+
         best = min(
             open_items,
-            key=lambda i: (self._counts[i], i in leased, unit_hash(self.seed, "order", rater, i)),
+            key=lambda i: (self._counts[i], len(self._busy(i, rater, now)), unit_hash(self.seed, "order", rater, i)),
         )
         return self.items[best]
 
@@ -262,37 +324,46 @@ class RatingService:
         *,
         seconds_spent: float | None = None,
         session_id: str | None = None,
+        rater_key: str | None = None,
     ) -> dict:
         """Validate and store one rating; ``ok`` is True only when it is on disk (fsynced).
 
-        ``scores_a`` and ``scores_b`` hold one 1-5 score per criterion, in the order of ``CRITERIA``."""
+        ``scores_a`` and ``scores_b`` hold one 1-5 score per criterion, in the order of ``CRITERIA``. Only a
+        slot leased to this rater is accepted (see :mod:`bempathy.rating.leases`)."""
         try:
             record = self._record(rater_id, item_id, scores_a, scores_b, preference, comment, seconds_spent, session_id)
         except ValueError as exc:
-            return {"ok": False, "message": str(exc), "rating_id": None}
+            return _refused(str(exc))
         rater, item_id = record["rater_id"], record["item_id"]
+        refusal, _ = self.check_key(rater, rater_key)
+        if refusal:
+            return _refused(refusal)
         with self._lock:
             self._refresh()
             if item_id in self._rated.get(rater, ()):
                 return _refused(MESSAGES["duplicate"])
-            if self._limited("rater", rater) or self._limited("session", record.get("session")):
+            lease = self.leases.held(rater, item_id)
+            if not self._usable(lease, rater):
+                given = self.leases.given(rater, item_id)
+                return _refused(MESSAGES["lease_taken" if given else "not_leased"])
+            if self.limiter.limited(rater, record.get("session")):
                 return _refused(MESSAGES["too_fast"])
-            rating_id = self.store.ratings.insert_unique(record, UNIQUE_ON)  # durable once it returns
+            record["slot"] = lease.slot
+            rating_id = self.store.ratings.insert_unique(record, UNIQUE_ON, SLOT_UNIQUE_ON)  # durable once it returns
             self._refresh()
             if rating_id is None:  # another tab or app process stored it first
-                return _refused(MESSAGES["duplicate"])
-            if self._leases.get(rater, ("",))[0] == item_id:
-                del self._leases[rater]
+                duplicate = item_id in self._rated.get(rater, ())
+                return _refused(MESSAGES["duplicate" if duplicate else "lease_taken"])
         return {"ok": True, "message": MESSAGES["saved"], "rating_id": rating_id}
 
     def _record(self, rater_id, item_id, scores_a, scores_b, preference, comment, seconds_spent, session_id) -> dict:
         rater = normalize_rater_id(rater_id)
         with self._lock:
-            item = (self.items.get(item_id) or self.gold.get(item_id)) if isinstance(item_id, str) else None
+            item = self._item(item_id)
             experiment_id, evaluation_id = self.experiment_id, self.evaluation_id
         if item is None:
             raise ValueError(MESSAGES["unknown_item"])
-        shown = shown_order(self.seed, item, rater)
+        shown = self.shown(item, rater)
         if any(len(values) != len(CRITERIA_NAMES) for values in (scores_a, scores_b)):
             raise ValueError(f"Give {len(CRITERIA_NAMES)} scores per answer ({', '.join(CRITERIA_NAMES)}).")
         scores = {
@@ -319,17 +390,9 @@ class RatingService:
         if item.response_ids:
             record["response_ids"] = item.response_ids
         if session_id:
-            record["session"] = stable_hash("session", session_id)[:16]  # links a session's ratings, not a person
+            # Keyed: links one client's ratings for the rate limit; the address itself cannot be read back.
+            record["session"] = stable_hash(self.seed, "session", session_id)[:16]
         return record
-
-    def _limited(self, kind: str, key: str | None) -> bool:
-        limit = self.limits[kind]
-        if limit is None or key is None:
-            return False
-        events = self._events[kind, key]
-        while events and events[0] < time.time() - limit.per_seconds:
-            events.popleft()
-        return len(events) >= limit.max_events
 
     # ---- export and shutdown -----------------------------------------------------------------------
 
@@ -347,12 +410,8 @@ class RatingService:
         return len(rows)
 
     def close(self) -> None:
-        """Fold the rating journal into ``HumanEvaluations.json`` and stop its background thread."""
+        """Fold the rating and lease journals into their JSON logs and stop their background threads."""
         self.store.ratings.close()
-
-
-def _epoch(stamp: Any) -> float | None:
-    try:
-        return datetime.fromisoformat(stamp).timestamp()
-    except (TypeError, ValueError):
-        return None
+        self.store.leases.close()
+        if self.keys is not None:
+            self.keys.close()

@@ -11,7 +11,7 @@ opted in); otherwise only the safety policy's counters (numbers, no text) change
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,38 +19,97 @@ from bempathy.model.chat import BASE, ChatModel, DecodingSettings
 from bempathy.prompts import SYSTEM_PROMPT
 from bempathy.safety.policy import Reply, SafetyPolicy, Screen
 from bempathy.storage.store import Store
+from bempathy.text import UnsafeTextError, hygienic_text
 
 MAX_INPUT_CHARS = 2000
 MAX_NEW_TOKENS_LIMIT = 1024
 MAX_SYSTEM_PROMPT_CHARS = 4000
 SCREENED_USER_TURNS = 20  # earlier user turns the safety screen reads (a crisis keeps its help visible)
-HISTORY_MESSAGES = 6  # history kept: at most this many maximum-length messages' worth of characters
+# Bounded work per request: one client must not hold the one model queue with a huge "history". The newest turns
+# are kept while they fit every budget below; older ones are dropped, and nothing past the first refusal is read.
+HISTORY_ENTRIES_LIMIT = 200  # history entries looked at at all: a longer list is cut to its newest ones first
+HISTORY_TURNS_LIMIT = 40  # user or assistant messages sent to the model (20 exchanges)
+HISTORY_MESSAGES = 6  # characters: at most this many maximum-length messages' worth
+HISTORY_TOKENS_LIMIT = 3072  # tokens, counted with the model's tokenizer (characters when it has none)
+TURN_TEMPLATE_TOKENS = 5  # what the chat template adds around each turn (Llama 3.1: role header and <|eot_id|>)
 # Streamed text runs this far behind the model: an unsafe phrase is checked with some context after it before
 # any of it is on screen (the final reply is checked whole).
 HOLD_BACK_CHARS = 80
 CHAT_KIND = "chat"
 # The app samples (greedy decoding of a small model loops); evaluation stays greedy (DecodingSettings' default).
 CHAT_TEMPERATURE, CHAT_TOP_P, CHAT_MAX_NEW_TOKENS = 0.7, 0.9, 256
+# Accepted ranges, inclusive (the app's sliders use them too).
+TEMPERATURE_RANGE = (0.0, 2.0)
+TOP_P_RANGE = (0.01, 1.0)
+MAX_NEW_TOKENS_RANGE = (1, MAX_NEW_TOKENS_LIMIT)
+SEED_LIMIT = 2**32  # seeds are 0 <= seed < SEED_LIMIT (what every RNG we may hand them to accepts)
 
 
 class InputError(ValueError):
-    """A message the service refuses before any model work (empty, too long, unknown variant)."""
+    """A request the service refuses before any model work; the message is one line, Bengali first, then English."""
+
+
+def _refuse(bn: str, en: str) -> InputError:
+    return InputError(f"{bn} / {en}")
 
 
 def _held_back(partial: str) -> str:
     return partial[:-HOLD_BACK_CHARS] if len(partial) > HOLD_BACK_CHARS else ""
 
 
+def _clean(text: str) -> str:
+    """:func:`bempathy.text.hygienic_text`, its refusal as an :class:`InputError`: text reaching the model or the
+    logs is the same text, whichever path it came by."""
+    try:
+        return hygienic_text(text)
+    except UnsafeTextError as error:
+        raise InputError(str(error)) from None
+
+
+def _cleaned_within(text: str, limit: int, too_long: Callable[[int], InputError]) -> str:
+    """``text`` stripped and cleaned, refused over ``limit`` characters: checked before cleaning (a huge text costs
+    no work) and after (NFC can lengthen a text)."""
+    raw = text.strip()
+    if len(raw) > limit:
+        raise too_long(len(raw))
+    cleaned = _clean(raw).strip()
+    if len(cleaned) > limit:
+        raise too_long(len(cleaned))
+    return cleaned
+
+
+def _system_too_long(n: int) -> InputError:
+    limit = MAX_SYSTEM_PROMPT_CHARS
+    return _refuse(
+        f"সিস্টেম প্রম্পট খুব দীর্ঘ ({n} অক্ষর; সর্বোচ্চ {limit})।",
+        f"the system prompt is too long: {n} characters, the limit is {limit}.",
+    )
+
+
+def _check_range(value: float, name: str, bounds: tuple[float, float]) -> None:
+    """Refuse ``value`` outside ``bounds`` (NaN included); its type is the caller's (the app's edge checks it)."""
+    lo, hi = bounds
+    if not lo <= value <= hi:
+        raise _refuse(
+            f"{name} {lo} থেকে {hi}-এর মধ্যে হতে হবে, পাওয়া গেছে {value!r}।",
+            f"{name} must be between {lo} and {hi}, got {value!r}.",
+        )
+
+
+def check_seed(seed: int | None) -> int | None:
+    """None (random) or 0 <= seed < SEED_LIMIT: torch would overflow on a huge one, inside the model thread."""
+    if seed is not None:
+        _check_range(seed, "seed", (0, SEED_LIMIT - 1))
+    return seed
+
+
 def sampling_settings(
     temperature: float = CHAT_TEMPERATURE, top_p: float = CHAT_TOP_P, max_new_tokens: int = CHAT_MAX_NEW_TOKENS
 ) -> DecodingSettings:
     """Decoding from the app's controls: temperature 0 means greedy; out-of-range values are refused."""
-    if not 0 <= float(temperature) <= 2:
-        raise InputError(f"temperature must be between 0 and 2, got {temperature}")
-    if not 0 < float(top_p) <= 1:
-        raise InputError(f"top_p must be in (0, 1], got {top_p}")
-    if not 1 <= int(max_new_tokens) <= MAX_NEW_TOKENS_LIMIT:
-        raise InputError(f"max_new_tokens must be between 1 and {MAX_NEW_TOKENS_LIMIT}, got {max_new_tokens}")
+    _check_range(temperature, "temperature", TEMPERATURE_RANGE)
+    _check_range(top_p, "top_p", TOP_P_RANGE)
+    _check_range(max_new_tokens, "max_new_tokens", MAX_NEW_TOKENS_RANGE)
     return DecodingSettings(
         max_new_tokens=int(max_new_tokens),
         do_sample=float(temperature) > 0,
@@ -59,29 +118,40 @@ def sampling_settings(
     )
 
 
+def _block_text(block: Any) -> str:
+    if isinstance(block, str):
+        return block
+    if isinstance(block, dict):
+        text = block.get("text", block.get("content"))
+        return text if isinstance(text, str) else ""
+    return ""
+
+
 def flatten_content(content: Any) -> str:
-    """Gradio 6 sends message content as a list of blocks; the chat template needs a plain string."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, dict):
-        return str(content.get("text") or content.get("content") or "")
-    if isinstance(content, Sequence):
-        return "\n".join(part for part in (flatten_content(block) for block in content) if part)
-    return str(content)
+    """Gradio 6 sends message content as a list of blocks; the chat template needs a plain string.
+
+    One level of blocks only (strings or ``{"text": ...}``; files and other blocks count as no text): nothing a
+    client sends is walked recursively.
+    """
+    if isinstance(content, list | tuple):
+        return "\n".join(text for text in map(_block_text, content) if text)
+    return _block_text(content)
+
+
+def _role_and_text(message: Any) -> tuple[Any, str]:
+    if isinstance(message, dict):
+        return message.get("role"), flatten_content(message.get("content"))
+    return getattr(message, "role", None), flatten_content(getattr(message, "content", None))
 
 
 def flatten_history(history: Sequence[Any] | None) -> list[dict[str, str]]:
     """Chatbot history (messages format, content blocks or strings) as ``[{"role", "content"}]`` text turns."""
     turns = []
     for message in history or []:
-        role = message.get("role") if isinstance(message, dict) else getattr(message, "role", None)
-        content = message.get("content") if isinstance(message, dict) else getattr(message, "content", None)
-        if role in ("user", "assistant"):
-            text = flatten_content(content).strip()
-            if text:
-                turns.append({"role": role, "content": text})
+        role, raw = _role_and_text(message)
+        text = _clean(raw).strip() if role in ("user", "assistant") else ""
+        if text:
+            turns.append({"role": role, "content": text})
     return turns
 
 
@@ -137,21 +207,27 @@ class ConversationService:
         self.max_input_chars = max_input_chars
 
     # -- checks
+    def _too_long(self, n: int) -> InputError:
+        limit = self.max_input_chars
+        return _refuse(
+            f"বার্তাটি খুব দীর্ঘ ({n} অক্ষর; সর্বোচ্চ {limit})।",
+            f"The message is too long: {n} characters, the limit is {limit}.",
+        )
+
     def check_message(self, message: str) -> str:
-        text = (message or "").strip()
+        """The message as the model and the logs get it (:func:`hygienic_text`, stripped), or InputError."""
+        text = _cleaned_within(message or "", self.max_input_chars, self._too_long)
         if not text:
-            raise InputError("বার্তাটি খালি। The message is empty: please type something.")
-        if len(text) > self.max_input_chars:
-            raise InputError(
-                f"বার্তাটি খুব দীর্ঘ ({len(text)} অক্ষর; সর্বোচ্চ {self.max_input_chars})। "
-                f"The message is too long: {len(text)} characters, the limit is {self.max_input_chars}."
-            )
+            raise _refuse("বার্তাটি খালি।", "The message is empty: please type something.")
         return text
 
     def check_variant(self, variant: str | None, default: str) -> str:
         variant = variant or default
         if variant not in self.chat.variants:
-            raise InputError(f"unknown variant {variant!r}; loaded: {', '.join(self.chat.variants)}")
+            loaded = ", ".join(self.chat.variants)
+            raise _refuse(
+                f"অজানা মডেল {variant!r}; লোড করা আছে: {loaded}।", f"unknown variant {variant!r}; loaded: {loaded}."
+            )
         return variant
 
     def default_pair(self) -> tuple[str, str]:
@@ -173,34 +249,67 @@ class ConversationService:
         """Yield the reply as it grows; the last value is the final, checked reply."""
         text = self.check_message(message)
         variant = self.check_variant(variant, self.chat.variants[0])
-        turns = flatten_history(history)
-        earlier = [t["content"] for t in turns if t["role"] == "user"][-SCREENED_USER_TURNS:]
+        check_seed(seed)
+        turns, earlier = self.recent_history(history)
         screen = self.policy.screen(text, earlier)  # a crisis told over several turns, or earlier, still counts
         conversation = self._conversation(system_prompt, turns, text)
         reply = yield from self._stream_reply(screen, conversation, variant, settings, seed)
         if log:
             self._log(text, reply, variant, settings, screen)
 
-    def _conversation(self, system_prompt: str | None, history: list[dict[str, str]], text: str) -> list[dict]:
-        """System prompt, as much recent history as fits ``max_history_chars``, then the new message.
+    def _count_tokens(self, text: str) -> int:
+        """Tokens a turn costs in the prompt: the model's tokenizer when there is one, else one per character."""
+        tokenizer = getattr(self.chat, "tokenizer", None)
+        if tokenizer is None:
+            return len(text) + TURN_TEMPLATE_TOKENS
+        return len(tokenizer.encode(text, add_special_tokens=False)) + TURN_TEMPLATE_TOKENS
 
-        Only the new message is refused when too long; older turns are dropped (oldest first) so a long chat
-        keeps working and no client can send megabytes of "history" into the one model queue.
+    def recent_history(self, history: Sequence[Any] | None) -> tuple[list[dict[str, str]], list[str]]:
+        """(turns for the model, earlier user messages for the safety screen), both oldest first.
+
+        Turns: the newest that fit :data:`HISTORY_TURNS_LIMIT` turns, ``max_input_chars * HISTORY_MESSAGES``
+        characters and :data:`HISTORY_TOKENS_LIMIT` tokens, starting on a user turn; older ones are dropped so a
+        long chat keeps working. Screen: the last :data:`SCREENED_USER_TURNS` user messages, each read up to
+        ``max_input_chars`` (what the app accepts). The walk starts at the newest entry and stops once both are
+        full, after at most :data:`HISTORY_ENTRIES_LIMIT` entries: the work is bounded however long the history.
         """
-        system = (system_prompt or "").strip() or self.system_prompt
-        if len(system) > MAX_SYSTEM_PROMPT_CHARS:
-            limit = MAX_SYSTEM_PROMPT_CHARS
-            raise InputError(f"the system prompt is too long: {len(system)} characters, the limit is {limit}")
+        entries = list((history or [])[-HISTORY_ENTRIES_LIMIT:])
         kept: list[dict[str, str]] = []
-        budget = self.max_input_chars * HISTORY_MESSAGES
-        for turn in reversed(history):
-            budget -= len(turn["content"])
-            if budget < 0:
+        earlier: list[str] = []
+        chars, tokens = self.max_input_chars * HISTORY_MESSAGES, HISTORY_TOKENS_LIMIT
+        filling = True
+        for message in reversed(entries):
+            screening = len(earlier) < SCREENED_USER_TURNS
+            if not (filling or screening):
                 break
-            kept.insert(0, turn)
+            role, raw = _role_and_text(message)
+            if role not in ("user", "assistant"):
+                continue
+            if filling and (len(kept) >= HISTORY_TURNS_LIMIT or len(raw) > chars):
+                filling = False  # checked before cleaning: no work on a turn that cannot be kept
+            if not (filling or role == "user"):
+                continue
+            text = _clean(raw if filling else raw[: self.max_input_chars]).strip()
+            if not text:
+                continue
+            if role == "user" and screening:
+                earlier.append(text[: self.max_input_chars])
+            if filling:
+                cost = self._count_tokens(text)
+                if len(text) > chars or cost > tokens:
+                    filling = False
+                    continue
+                kept.append({"role": role, "content": text})
+                chars, tokens = chars - len(text), tokens - cost
+        kept.reverse()
         while kept and kept[0]["role"] != "user":  # a conversation restarts on a user turn
             kept.pop(0)
-        return [{"role": "system", "content": system}, *kept, {"role": "user", "content": text}]
+        return kept, earlier[::-1]
+
+    def _conversation(self, system_prompt: str | None, turns: list[dict[str, str]], text: str) -> list[dict]:
+        """System prompt, the kept history turns (:meth:`recent_history`), then the new message."""
+        system = _cleaned_within(system_prompt or "", MAX_SYSTEM_PROMPT_CHARS, _system_too_long) or self.system_prompt
+        return [{"role": "system", "content": system}, *turns, {"role": "user", "content": text}]
 
     def _stream_reply(self, screen: Screen, conversation, variant, settings, seed) -> Iterator[str]:
         demo = self.chat.demo
@@ -230,6 +339,7 @@ class ConversationService:
         text = self.check_message(prompt)
         default_left, default_right = self.default_pair()
         variants = [self.check_variant(left, default_left), self.check_variant(right, default_right)]
+        check_seed(seed)
         screen = self.policy.screen(text)
         conversation = self._conversation(system_prompt, [], text)
         if screen.assessment.crisis and self.chat.demo:
@@ -288,4 +398,4 @@ class ConversationService:
         )
 
 
-__all__ = ["ColumnState", "ConversationService", "InputError", "flatten_history"]
+__all__ = ["ColumnState", "ConversationService", "InputError", "check_seed", "flatten_history", "sampling_settings"]

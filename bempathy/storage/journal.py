@@ -10,9 +10,19 @@ Layout and protocol (``J`` = journal lock, ``L`` = the JSON log's own lock; alwa
   bytes other processes appended since our last byte offset, check uniqueness against the in-memory
   index (folded JSON loaded once + journal), append one line with ``O_APPEND``, ``fsync``, then ack.
   A rating is acknowledged only after its fsync, so kill -9 never loses an acknowledged rating.
-- **Torn tail**: a writer killed mid-write leaves bytes after the last newline. Whoever next holds J
-  (the dead writer no longer can) truncates them: they were never acknowledged. A *complete* line that
-  does not parse, anywhere, raises ``StoreCorruptError`` naming the file and line; nothing is rewritten.
+- **Torn tail and damaged lines** (one bad line must never stop the app; no byte goes without a copy): a
+  *complete* line that is not a JSON object with a string ``id`` is copied to
+  ``HumanEvaluations.journal.quarantine.jsonl`` (``QUARANTINE_SUFFIX``) and skipped; reading goes on. A
+  *torn tail* (bytes after the last newline: a writer killed mid-write, never acknowledged) is copied there
+  too, then truncated; only whoever holds J does that, since under J no live writer is mid-write. Each copy
+  is one JSON line (journal, byte_offset, line_number, reason, text, bytes_b64, quarantined_at), fsynced
+  before anything is skipped or truncated, and written once however many processes or re-reads meet the
+  line: under J the quarantine file is checked for the same (byte offset, sha256 of the bytes; the same
+  bytes met again at that offset after a rotation are already held, so they need no second copy). The
+  next fold that rotates the journal leaves a quarantined line behind (it never reaches the JSON file), so
+  it then lives only in quarantine; with ``truncate_on_fold=False`` it stays, skipped. A JSON file that
+  does not parse still raises ``StoreCorruptError``: the caller decides what to stop;
+  ``python -m bempathy.human_eval check`` / ``repair`` fix it.
 - **Fold**: under L, snapshot the journal's first N bytes (J held briefly), merge those records into the
   JSON file by record id (idempotent) through ``AtomicJSONStorage`` (temp file, fsync, rename), then under
   J replace the journal by its bytes after N (temp file, fsync, rename). A crash before the JSON rename
@@ -42,14 +52,27 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-import portalocker
-
-from bempathy.storage.log import AtomicJSONStorage, JsonLog, StoreCorruptError, fsync_dir, matches, new_doc, thread_lock
+from bempathy.storage.log import (
+    AtomicJSONStorage,
+    JsonLog,
+    applicable,
+    constraints,
+    fsync_dir,
+    matches,
+    new_doc,
+    thread_lock,
+)
+from bempathy.storage.quarantine import (
+    JOURNAL_SUFFIX,
+    journal_locked,
+    quarantine_path,
+    scan_journal,
+    settle,
+)
 from bempathy.storage.shutdown import close_all, forget, install_signal_handlers, remember
 
-__all__ = ["JOURNAL_SUFFIX", "RatingJournal", "close_all", "install_signal_handlers"]
+__all__ = ["RatingJournal", "close_all", "install_signal_handlers"]
 logger = logging.getLogger(__name__)
-JOURNAL_SUFFIX = ".journal.jsonl"
 Cursor = tuple[int, int]
 
 
@@ -68,12 +91,11 @@ class RatingJournal:
         self.path = Path(path).resolve()
         self.table = table
         self.journal_path = self.path.with_name(self.path.stem + JOURNAL_SUFFIX)
+        self.quarantine_path = quarantine_path(self.journal_path)
         self.fold_interval = fold_interval
         self.truncate_on_fold = truncate_on_fold
         self.fold_lock = fold_lock  # e.g. a CommitScheduler's lock: no fold while it lists files
         self._log = JsonLog(self.path, table)
-        self._jlock = thread_lock(self.journal_path)
-        self._jlock_path = self.journal_path.with_name(self.journal_path.name + ".lock")
         self._open_guard = threading.Lock()
         self._opened = False
         self._fd: int | None = None  # read-only fd on the journal; pins its inode while we hold it
@@ -88,6 +110,7 @@ class RatingJournal:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.folded_records = 0  # records this instance moved into the JSON file (open, timer and explicit folds)
+        self.quarantined_lines = 0  # damaged lines this instance copied to quarantine (never twice, any process)
 
     # ---- public API -------------------------------------------------------------------------------
 
@@ -101,18 +124,18 @@ class RatingJournal:
             self._append(line, doc)
         return doc["id"]
 
-    def insert_unique(self, record: dict, unique_on: tuple[str, ...]) -> str | None:
-        """Check-and-append atomically across threads and processes; None if the id or key is taken.
+    def insert_unique(self, record: dict, *unique_on: tuple[str, ...]) -> str | None:
+        """Check-and-append atomically across threads and processes; None if the id is taken or a record has
+        the same values for ANY constraint (each a tuple of field names, e.g. ``("item_id", "rater_id"),
+        ("item_id", "slot")``). A constraint the record lacks a field of is not checked, as in the index.
 
         The returned id means the record is on disk (fsynced): callers may acknowledge it.
         """
-        if not unique_on:
-            raise ValueError("unique_on needs at least one field")
         doc = new_doc(record)
+        checked = applicable(doc, unique_on)  # validates every constraint, even those not checked
         line = _encode(doc)  # refuses non-JSON before touching disk
-        key = tuple(_hashable(doc.get(field)) for field in unique_on)
         with self._synced():
-            if doc["id"] in self._records or key in self._index(unique_on):
+            if doc["id"] in self._records or any(_key(doc, fields) in self._index(fields) for fields in checked):
                 return None
             self._append(line, doc)
         return doc["id"]
@@ -137,10 +160,12 @@ class RatingJournal:
         with self._synced():
             return len(self._list)
 
-    def ensure_index(self, unique_on: tuple[str, ...]) -> None:
-        """Build the uniqueness index now, so the first submit after start-up does not pay for it."""
+    def ensure_index(self, *unique_on: tuple[str, ...]) -> None:
+        """Build the uniqueness indexes now, so the first submit after start-up does not pay for them."""
+        checked = constraints(unique_on)
         with self._synced():
-            self._index(tuple(unique_on))
+            for fields in checked:
+                self._index(fields)
 
     def changes(self, cursor: Cursor | None = None) -> tuple[list[dict], Cursor, bool]:
         """Records added since ``cursor`` (None: all), the new cursor, and whether to drop earlier state.
@@ -172,7 +197,7 @@ class RatingJournal:
                 if self.path.parent.is_dir():  # a deleted logs folder (a test's temp dir) has nothing to fold into
                     self._fold()
             finally:
-                with self._jlock:
+                with thread_lock(self.journal_path):
                     if self._fd is not None:
                         os.close(self._fd)
                     self._fd, self._opened, self._thread = None, False, None
@@ -197,14 +222,8 @@ class RatingJournal:
                 self._thread = threading.Thread(target=self._fold_loop, name=f"fold-{self.table}", daemon=True)
                 self._thread.start()
 
-    @contextmanager
-    def _journal_locked(self) -> Iterator[None]:
-        with self._jlock, open(self._jlock_path, "a") as lock_fh:
-            portalocker.lock(lock_fh, portalocker.LockFlags.EXCLUSIVE)
-            try:
-                yield
-            finally:
-                portalocker.unlock(lock_fh)
+    def _journal_locked(self) -> AbstractContextManager[None]:
+        return journal_locked(self.journal_path)
 
     @contextmanager
     def _synced(self) -> Iterator[None]:
@@ -233,37 +252,11 @@ class RatingJournal:
         return True
 
     def _read_lines(self, size: int) -> list[dict]:
-        """Parse the bytes from our offset to ``size``; truncate a torn tail (caller holds J)."""
-        data = _pread_all(self._fd, size - self._offset, self._offset)
-        end = data.rfind(b"\n") + 1
-        docs = self._parse(data[:end], self._offset, self._lines)
-        self._offset += end
-        self._lines += data[:end].count(b"\n")
-        if end < len(data):
-            # Under J no live writer is mid-write, so these bytes are a killed writer's unacknowledged line.
-            torn = len(data) - end
-            logger.warning("%s: dropping a torn last line (%d bytes) left by a killed writer", self.journal_path, torn)
-            os.truncate(self.journal_path, self._offset)
-        return docs
-
-    def _parse(self, chunk: bytes, base: int, line_no: int) -> list[dict]:
-        docs, position = [], base
-        for raw in chunk.splitlines(keepends=True):
-            line_no += 1
-            if raw.strip():
-                try:
-                    doc = json.loads(raw)
-                    ok = isinstance(doc, dict) and isinstance(doc.get("id"), str)
-                except ValueError:
-                    ok = False
-                if not ok:
-                    raise StoreCorruptError(
-                        f"{self.journal_path}: line {line_no} (byte {position}) is not a JSON record with an id; "
-                        "the file was left untouched, fix or remove that line"
-                    )
-                docs.append(doc)
-            position += len(raw)
-        return docs
+        """Parse the bytes from our offset to ``size``; quarantine damage, truncate a torn tail (caller holds J)."""
+        scan = scan_journal(_pread_all(self._fd, size - self._offset, self._offset), self._offset, self._lines)
+        self.quarantined_lines += len(settle(self.journal_path, scan))  # raises before we move past anything
+        self._offset, self._lines = scan.end, scan.lines
+        return scan.docs
 
     def _reload(self) -> None:
         """Load the folded JSON and the whole journal (caller holds L and J); the journal is created if missing."""
@@ -293,7 +286,7 @@ class RatingJournal:
         self._list.append(doc)
         for fields, index in self._indexes.items():
             if all(field in doc for field in fields):
-                index.setdefault(tuple(_hashable(doc[field]) for field in fields), doc_id)
+                index.setdefault(_key(doc, fields), doc_id)
 
     def _index(self, fields: tuple[str, ...]) -> dict[tuple, str]:
         index = self._indexes.get(fields)
@@ -301,7 +294,7 @@ class RatingJournal:
             index = {}
             for doc_id, doc in self._records.items():
                 if all(field in doc for field in fields):
-                    index.setdefault(tuple(_hashable(doc[field]) for field in fields), doc_id)
+                    index.setdefault(_key(doc, fields), doc_id)
             self._indexes[fields] = index
         return index
 
@@ -335,7 +328,7 @@ class RatingJournal:
                 chunk = _pread_all(self._fd, end - start, start)
             if start == end:
                 return 0
-            records = self._parse(chunk, start, 0)
+            records = scan_journal(chunk, start).docs  # its bad lines were quarantined when first read
             storage = AtomicJSONStorage(self.path)
             data = storage.read() or {}
             table = data.setdefault(self.table, {})
@@ -384,6 +377,10 @@ class RatingJournal:
 
 def _encode(doc: dict) -> bytes:
     return (json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def _key(doc: dict, fields: tuple[str, ...]) -> tuple:
+    return tuple(_hashable(doc[field]) for field in fields)
 
 
 def _hashable(value: Any) -> Any:

@@ -36,7 +36,8 @@ _THREAD_LOCKS_GUARD = threading.Lock()
 
 
 class StoreCorruptError(RuntimeError):
-    """A log file is not valid TinyDB JSON; it is reported, never repaired, so no data is lost."""
+    """A log file is not valid TinyDB JSON; it is reported, never repaired silently, so no data is lost
+    (``python -m bempathy.human_eval repair`` salvages it after keeping a byte-identical backup)."""
 
 
 def utc_now() -> str:
@@ -66,15 +67,7 @@ class AtomicJSONStorage(Storage):
             raw = self.path.read_bytes()
         except FileNotFoundError:
             return None
-        if not raw.strip():
-            return None
-        try:
-            data = json.loads(raw)
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-            raise self._corrupt(f"invalid JSON ({exc})") from exc
-        if not _is_tinydb_shape(data):
-            raise self._corrupt("not a TinyDB structure {table: {doc_id: {...}}}")
-        return data
+        return parse_tinydb(raw, self.path)
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
         """Write to ``<file>.tmp``, fsync, then rename: a crash leaves the old or the new file, never half."""
@@ -87,8 +80,23 @@ class AtomicJSONStorage(Storage):
         os.replace(tmp, self.path)
         fsync_dir(self.path.parent)
 
-    def _corrupt(self, why: str) -> StoreCorruptError:
-        return StoreCorruptError(f"{self.path}: {why}; the file was left untouched, fix or move it away")
+
+def parse_tinydb(raw: bytes, path: Path) -> dict[str, dict[str, Any]] | None:
+    """Parse a TinyDB file's bytes (empty means an empty database); StoreCorruptError on anything malformed,
+    raised from the JSONDecodeError / UnicodeDecodeError so callers can report the position."""
+    if not raw.strip():
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise _corrupt(path, f"invalid JSON ({exc})") from exc
+    if not _is_tinydb_shape(data):
+        raise _corrupt(path, "not a TinyDB structure {table: {doc_id: {...}}}")
+    return data
+
+
+def _corrupt(path: Path, why: str) -> StoreCorruptError:
+    return StoreCorruptError(f"{path}: {why}; the file was left untouched, fix or move it away")
 
 
 def fsync_dir(directory: Path) -> None:
@@ -180,15 +188,14 @@ class JsonLog:
 
         return self._run(operation)
 
-    def insert_unique(self, record: dict, unique_on: tuple[str, ...]) -> str | None:
-        """Check-and-insert atomically; None if a record already has the same values for ``unique_on``."""
-        if not unique_on:
-            raise ValueError("unique_on needs at least one field")
+    def insert_unique(self, record: dict, *unique_on: tuple[str, ...]) -> str | None:
+        """Check-and-insert atomically; None if the id is taken or a record has the same values for ANY of the
+        ``unique_on`` constraints (each a tuple of field names; one the record lacks a field of is not checked)."""
         doc = new_doc(record)
-        same_key = matches({field: doc.get(field) for field in unique_on})
+        keys = [matches({field: doc[field] for field in fields}) for fields in applicable(doc, unique_on)]
 
         def operation(table: Table) -> str | None:
-            if table.contains(lambda other: other.get("id") == doc["id"] or same_key(other)):
+            if table.contains(lambda other: other.get("id") == doc["id"] or any(key(other) for key in keys)):
                 return None
             table.insert(doc)
             return doc["id"]
@@ -229,6 +236,28 @@ class JsonLog:
 def matches(equals: dict[str, Any]) -> Callable[[dict], bool]:
     """A TinyDB condition; a field that is absent never equals anything (not even None)."""
     return lambda doc: all(field in doc and doc[field] == value for field, value in equals.items())
+
+
+def constraints(unique_on: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], ...]:
+    """Validate ``insert_unique``'s constraints: at least one, each a non-empty tuple of field names.
+
+    A bare string is refused: ``("item_id")`` is a typo for ``("item_id",)`` and would mean its letters.
+    """
+    if not unique_on:
+        raise ValueError("unique_on needs at least one constraint")
+    checked = []
+    for fields in unique_on:
+        if isinstance(fields, str) or not all(isinstance(field, str) for field in fields):
+            raise TypeError(f"a uniqueness constraint is a tuple of field names, not {fields!r}")
+        if not fields:
+            raise ValueError("unique_on needs at least one field")
+        checked.append(tuple(fields))
+    return tuple(checked)
+
+
+def applicable(doc: dict, unique_on: tuple[tuple[str, ...], ...]) -> list[tuple[str, ...]]:
+    """The constraints ``doc`` is checked against: those whose fields it all has (absent never equals)."""
+    return [fields for fields in constraints(unique_on) if all(field in doc for field in fields)]
 
 
 def new_doc(record: dict) -> dict:

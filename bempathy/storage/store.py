@@ -10,9 +10,12 @@ each is a TinyDB file whose single table is named like the file:
 ``GeneratedResponses.json`` - one record per generated answer:
     id, experiment_id, variant (base/tuned), input_text, response_text, reference_text, decoding,
     latency_s, timestamp.
-``HumanEvaluations.json`` - one record per rater per item (``insert_unique`` on item_id + rater_id):
+``RatingLeases.json`` - one record per slot lease handed to a rater (``bempathy.rating.leases``): item_id,
+    slot, gen, rater_id, expires_at; a journal like the ratings.
+``HumanEvaluations.json`` - one record per rater per item (``insert_unique`` on item_id + rater_id, and on
+    item_id + slot):
     id, item_id, experiment_id, evaluation_id, rater_id, shown, scores, preference, preferred_variant,
-    comment, seconds_spent, gold, timestamp (see ``bempathy.rating.service``). Ratings arrive many at a time,
+    comment, seconds_spent, gold, slot, timestamp (see ``bempathy.rating.service``). Ratings arrive many at a time,
     so ``Store.ratings`` is a ``bempathy.storage.journal.RatingJournal``: an fsynced append-only journal next to
     this file, folded into it at start-up, periodically and at shutdown; the JSON file stays the TinyDB
     log of record.
@@ -38,6 +41,7 @@ class Store:
     EXPERIMENTS = "LLAMAExperiments"
     RESPONSES = "GeneratedResponses"
     RATINGS = "HumanEvaluations"
+    LEASES = "RatingLeases"
 
     def __init__(
         self,
@@ -53,6 +57,13 @@ class Store:
         self.ratings = RatingJournal(
             self.logs_dir / f"{self.RATINGS}.json",
             self.RATINGS,
+            fold_interval=ratings_fold_interval,
+            truncate_on_fold=ratings_truncate_on_fold,
+        )
+        # Which rater holds which rating slot (bempathy.rating.leases): shared by every app process, like ratings.
+        self.leases = RatingJournal(
+            self.logs_dir / f"{self.LEASES}.json",
+            self.LEASES,
             fold_interval=ratings_fold_interval,
             truncate_on_fold=ratings_truncate_on_fold,
         )

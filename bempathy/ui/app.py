@@ -7,6 +7,7 @@ import gradio as gr
 from bempathy.ui.chat import build_chat_tab
 from bempathy.ui.compare import build_compare_tab
 from bempathy.ui.context import AppContext
+from bempathy.ui.edge import MAX_FILE_SIZE, edge_middleware
 from bempathy.ui.rate import build_rate_tab
 from bempathy.ui.reports import build_reports_tab
 
@@ -56,6 +57,8 @@ def build_app(ctx: AppContext) -> gr.Blocks:
 
 
 def launch(demo: gr.Blocks, host: str, port: int, block: bool = True) -> None:
+    """Serve ``demo``: one generation at a time, no uploads beyond ``MAX_FILE_SIZE`` (the app takes no files), and
+    raw HTTP calls that leave out trailing optional parameters get their defaults (:class:`CallDefaults`)."""
     demo.queue(default_concurrency_limit=1)
     demo.launch(
         server_name=host,
@@ -65,4 +68,6 @@ def launch(demo: gr.Blocks, host: str, port: int, block: bool = True) -> None:
         css=CSS,
         theme=gr.themes.Soft(),
         footer_links=["api"],
+        max_file_size=MAX_FILE_SIZE,
+        app_kwargs={"middleware": edge_middleware(demo)},
     )

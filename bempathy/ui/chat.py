@@ -8,20 +8,30 @@ which then shows a notice.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import gradio as gr
 
+from bempathy.model.chat import DecodingSettings
 from bempathy.serve.conversation import (
     CHAT_MAX_NEW_TOKENS,
     CHAT_TEMPERATURE,
     CHAT_TOP_P,
+    HISTORY_ENTRIES_LIMIT,
     MAX_NEW_TOKENS_LIMIT,
+    MAX_SYSTEM_PROMPT_CHARS,
+    TEMPERATURE_RANGE,
+    TOP_P_RANGE,
     ConversationService,
     InputError,
     flatten_content,
     sampling_settings,
 )
 from bempathy.ui.context import MODEL_QUEUE, AppContext
+from bempathy.ui.edge import EdgeError, client_error, history_param, number_param, optional_seed, text_param
+
+VARIANT_MAX_CHARS = 200  # variant names are "base", "tuned" or experiment ids
+REFUSED = (EdgeError, InputError)  # a refused input: shown to the client as gr.Error with its one-line message
 
 EXAMPLES = [
     "আমার খুব একা লাগে, কারও সঙ্গে কথা বলতে ইচ্ছে করে না।",
@@ -46,8 +56,45 @@ LOGGING_NOTICE = (
 )
 
 
-def _seed(value: float | None) -> int | None:
-    return None if value in (None, "") or int(value) < 0 else int(value)
+def decoding_params(
+    temperature: Any, top_p: Any, max_new_tokens: Any, seed: Any
+) -> tuple[DecodingSettings, int | None]:
+    """The decoding controls of Chat and Compare: types checked here (None: the default), ranges by the service."""
+    settings = sampling_settings(
+        number_param(temperature, "temperature", default=CHAT_TEMPERATURE),
+        number_param(top_p, "top_p", default=CHAT_TOP_P),
+        number_param(max_new_tokens, "max_new_tokens", integer=True, default=CHAT_MAX_NEW_TOKENS),
+    )
+    return settings, optional_seed(seed)
+
+
+def variant_param(value: Any, name: str = "variant") -> str | None:
+    """A variant name or None (the default one); the service says whether it is loaded."""
+    return text_param(value, name, max_chars=VARIANT_MAX_CHARS, default=None)
+
+
+def system_prompt_param(value: Any) -> str | None:
+    """A system prompt or None (the served run's)."""
+    return text_param(value, "system_prompt", max_chars=MAX_SYSTEM_PROMPT_CHARS, default=None)
+
+
+def chat_inputs(
+    service: ConversationService,
+    message: Any,
+    history: Any,
+    variant: Any,
+    temperature: Any,
+    top_p: Any,
+    max_new_tokens: Any,
+    seed: Any,
+    system_prompt: Any,
+) -> tuple[str, list[dict[str, Any]], str | None, DecodingSettings, int | None, str | None]:
+    """Every ``/chat`` parameter checked before any model work (EdgeError or InputError), in
+    :meth:`ConversationService.chat_turn`'s order: message, history, variant, settings, seed, system prompt."""
+    text = service.check_message(text_param(message, "message", max_chars=service.max_input_chars))
+    turns = history_param(history, max_entries=HISTORY_ENTRIES_LIMIT)
+    settings, seed = decoding_params(temperature, top_p, max_new_tokens, seed)
+    return text, turns, variant_param(variant), settings, seed, system_prompt_param(system_prompt)
 
 
 def build_chat_tab(ctx: AppContext) -> None:
@@ -76,8 +123,10 @@ def build_chat_tab(ctx: AppContext) -> None:
             gr.Examples(EXAMPLES, inputs=[message], label="উদাহরণ · Examples")
         with gr.Column(scale=1, min_width=240):
             variant = gr.Dropdown(choices, value=choices[0][1], label="Model variant", elem_id="chat-variant")
-            temperature = gr.Slider(0, 2, value=CHAT_TEMPERATURE, step=0.05, label="Temperature (0 = greedy)")
-            top_p = gr.Slider(0.05, 1, value=CHAT_TOP_P, step=0.05, label="Top-p")
+            temperature = gr.Slider(
+                *TEMPERATURE_RANGE, value=CHAT_TEMPERATURE, step=0.05, label="Temperature (0 = greedy)"
+            )
+            top_p = gr.Slider(*TOP_P_RANGE, value=CHAT_TOP_P, step=0.01, label="Top-p")
             max_new = gr.Slider(16, MAX_NEW_TOKENS_LIMIT, value=CHAT_MAX_NEW_TOKENS, step=16, label="Max new tokens")
             seed = gr.Number(value=-1, precision=0, label="Seed (-1 = random)")
             log_opt_in = gr.Checkbox(
@@ -94,20 +143,18 @@ def build_chat_tab(ctx: AppContext) -> None:
 
     @ctx.gpu
     def respond(text, history, variant, temperature, top_p, max_new, seed, system, log) -> Iterator:
-        history = list(history or [])
         try:
-            settings = sampling_settings(temperature, top_p, max_new)
-            text = service.check_message(text)
-        except InputError as error:
-            raise gr.Error(str(error)) from None
-        history.append({"role": "user", "content": text})
-        history.append({"role": "assistant", "content": ""})
-        stream = service.chat_turn(
-            text, history[:-2], variant, settings, _seed(seed), system, log=bool(log and ctx.allow_chat_logging)
-        )
-        for partial in stream:
-            history[-1] = {"role": "assistant", "content": partial}
-            yield history, ""
+            checked = chat_inputs(service, text, history, variant, temperature, top_p, max_new, seed, system)
+            text, turns, variant, settings, seed, system = checked
+            stream = service.chat_turn(
+                text, turns, variant, settings, seed, system, log=log is True and ctx.allow_chat_logging
+            )
+            shown = [*(history or []), {"role": "user", "content": text}, {"role": "assistant", "content": ""}]
+            for partial in stream:
+                shown[-1] = {"role": "assistant", "content": partial}
+                yield shown, ""
+        except REFUSED as error:
+            raise client_error(error) from None
 
     def drop_last_turn(history):
         """Regenerate: take the last user message back out of the history and answer it again."""
@@ -115,10 +162,7 @@ def build_chat_tab(ctx: AppContext) -> None:
         while history and history[-1].get("role") == "assistant":
             history.pop()
         last = history.pop() if history else None
-        text = last.get("content") if last else ""
-        if isinstance(text, list):
-            text = flatten_content(text)
-        return history, text or ""
+        return history, flatten_content(last.get("content")) if isinstance(last, dict) else ""
 
     inputs = [message, chatbot, variant, temperature, top_p, max_new, seed, system, log_opt_in]
     events = [
@@ -153,9 +197,11 @@ def _register_api(ctx: AppContext, service: ConversationService) -> None:
         Crisis messages get the help block first; unsafe answers are replaced. Nothing is logged.
         """
         try:
-            settings = sampling_settings(temperature, top_p, max_new_tokens)
-            yield from service.chat_turn(message, history, variant, settings, seed, system_prompt, log=False)
-        except InputError as error:
-            raise gr.Error(str(error)) from None
+            checked = chat_inputs(
+                service, message, history, variant, temperature, top_p, max_new_tokens, seed, system_prompt
+            )
+            yield from service.chat_turn(*checked, log=False)
+        except REFUSED as error:
+            raise client_error(error) from None
 
     gr.api(chat, api_name="chat", concurrency_id=MODEL_QUEUE)

@@ -11,19 +11,47 @@ from typing import Any
 
 import gradio as gr
 
+from bempathy.model.chat import DecodingSettings
 from bempathy.serve.conversation import (
     CHAT_MAX_NEW_TOKENS,
     CHAT_TEMPERATURE,
     CHAT_TOP_P,
     MAX_NEW_TOKENS_LIMIT,
+    TEMPERATURE_RANGE,
+    TOP_P_RANGE,
     ColumnState,
-    InputError,
-    sampling_settings,
+    ConversationService,
 )
-from bempathy.ui.chat import EXAMPLES, crisis_banner
+from bempathy.ui.chat import EXAMPLES, REFUSED, crisis_banner, decoding_params, system_prompt_param, variant_param
 from bempathy.ui.context import MODEL_QUEUE, AppContext
+from bempathy.ui.edge import client_error, text_param
 
 COMPARE_SEED = 0
+
+
+def compare_inputs(
+    service: ConversationService,
+    prompt: Any,
+    left: Any,
+    right: Any,
+    temperature: Any,
+    top_p: Any,
+    max_new_tokens: Any,
+    seed: Any,
+    system_prompt: Any,
+) -> tuple[str, str | None, str | None, DecodingSettings, int | None, str | None]:
+    """Every ``/compare`` parameter checked before any model work (EdgeError or InputError), in
+    :meth:`ConversationService.compare`'s order: prompt, left, right, settings, seed, system prompt."""
+    text = service.check_message(text_param(prompt, "prompt", max_chars=service.max_input_chars))
+    settings, seed = decoding_params(temperature, top_p, max_new_tokens, seed)
+    return (
+        text,
+        variant_param(left, "left"),
+        variant_param(right, "right"),
+        settings,
+        seed,
+        system_prompt_param(system_prompt),
+    )
 
 
 def column_stats(column: ColumnState) -> dict[str, Any]:
@@ -51,8 +79,8 @@ def build_compare_tab(ctx: AppContext) -> None:
     prompt = gr.Textbox(label="Prompt", lines=3, placeholder="একটি বার্তা লিখুন…", elem_id="compare-input")
     gr.Examples(EXAMPLES, inputs=[prompt], label="উদাহরণ · Examples")
     with gr.Row():
-        temperature = gr.Slider(0, 2, value=CHAT_TEMPERATURE, step=0.05, label="Temperature (0 = greedy)")
-        top_p = gr.Slider(0.05, 1, value=CHAT_TOP_P, step=0.05, label="Top-p")
+        temperature = gr.Slider(*TEMPERATURE_RANGE, value=CHAT_TEMPERATURE, step=0.05, label="Temperature (0 = greedy)")
+        top_p = gr.Slider(*TOP_P_RANGE, value=CHAT_TOP_P, step=0.01, label="Top-p")
         max_new = gr.Slider(16, MAX_NEW_TOKENS_LIMIT, value=CHAT_MAX_NEW_TOKENS, step=16, label="Max new tokens")
         seed = gr.Number(value=COMPARE_SEED, precision=0, label="Seed (both columns)")
     run = gr.Button("তুলনা করুন · Compare", variant="primary", elem_id="compare-run")
@@ -69,12 +97,11 @@ def build_compare_tab(ctx: AppContext) -> None:
     @ctx.gpu
     def run_compare(text, left, right, temperature, top_p, max_new, seed) -> Iterator:
         try:
-            settings = sampling_settings(temperature, top_p, max_new)
-            seed = None if seed in (None, "") else int(seed)
-            for a, b in service.compare(text, left, right, settings, seed):
+            checked = compare_inputs(service, text, left, right, temperature, top_p, max_new, seed, None)
+            for a, b in service.compare(*checked):
                 yield a.text, b.text, a.stats_line(), b.stats_line()
-        except InputError as error:
-            raise gr.Error(str(error)) from None
+        except REFUSED as error:
+            raise client_error(error) from None
 
     run.click(
         run_compare,
@@ -100,11 +127,13 @@ def build_compare_tab(ctx: AppContext) -> None:
         Both answers come from one generate call with the same decoding and seed.
         """
         try:
-            settings = sampling_settings(temperature, top_p, max_new_tokens)
-            for a, b in service.compare(prompt, left, right, settings, seed, system_prompt):
+            checked = compare_inputs(
+                service, prompt, left, right, temperature, top_p, max_new_tokens, seed, system_prompt
+            )
+            for a, b in service.compare(*checked):
                 yield a.text, b.text, {"left": column_stats(a), "right": column_stats(b)}
-        except InputError as error:
-            raise gr.Error(str(error)) from None
+        except REFUSED as error:
+            raise client_error(error) from None
 
     gr.api(compare, api_name="compare", concurrency_id=MODEL_QUEUE)
 

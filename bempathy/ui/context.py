@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,9 +32,19 @@ class AppContext:
     chat: Any | None = None  # ChatModel, or None in crowd mode
     conversation: Any | None = None  # ConversationService, or None in crowd mode
     rating: Any | None = None  # RatingService, or None when there is nothing to rate
+    rating_error: str | None = None  # why rating is off when its log could not be read (the rest still works)
+    trusted_proxies: int = 0  # proxies in front of the app whose X-Forwarded-For hop is believed
     allow_chat_logging: bool = False
     admin_token: str | None = None
     gpu: Callable[[Callable], Callable] = field(default=_identity)  # spaces.GPU on ZeroGPU, else a no-op
+
+    def is_admin(self, token: Any) -> bool:
+        """Whether ``token`` is the admin token (constant-time; never true when no token is configured)."""
+        return bool(self.admin_token) and isinstance(token, str) and hmac.compare_digest(token, self.admin_token)
+
+    def study_open(self) -> bool:
+        """Whether raters are rating here now: then no public view may show the rated answers with their variant."""
+        return self.rating is not None and bool(self.rating.items)
 
     @property
     def labels(self) -> dict[str, str]:

@@ -12,7 +12,6 @@ public API. The score inputs come from :data:`bempathy.rating.items.CRITERIA`, o
 
 from __future__ import annotations
 
-import hmac
 import os
 import tempfile
 import time
@@ -21,6 +20,7 @@ from typing import Any
 
 import gradio as gr
 
+from bempathy.rating.identity import client_address
 from bempathy.rating.items import CRITERIA, CRITERIA_NAMES, PREFERENCES
 from bempathy.rating.service import RatingService
 from bempathy.rating.stats import summarize
@@ -52,27 +52,23 @@ def anchors_markdown() -> str:
     return "\n\n".join(blocks)
 
 
-def client_key(request: gr.Request | None) -> str | None:
-    """Who is submitting, for the per-client rate limit: the first forwarded hop (Spaces sit behind a proxy),
-    else the peer address. A browser session id would not do: any client can make up a new one per request."""
+def client_key(request: gr.Request | None, trusted_proxies: int = 0) -> str | None:
+    """Who is submitting, for the per-client rate limit: the socket's peer address, or behind
+    ``trusted_proxies`` proxies the address the outermost of them saw (never what the client wrote in
+    X-Forwarded-For). A browser session id would not do: any client can make up a new one per request."""
     if request is None:
         return None
-    forwarded = (request.headers or {}).get("x-forwarded-for", "")
-    if forwarded.strip():
-        return forwarded.split(",")[0].strip()
     client = getattr(request, "client", None)
-    return getattr(client, "host", None) or getattr(request, "session_hash", None)
+    peer = getattr(client, "host", None)
+    return client_address(request.headers, peer, trusted_proxies) or getattr(request, "session_hash", None)
 
 
-def rater_of(oauth: bool, typed: str | None, profile: gr.OAuthProfile | None) -> str | None:
-    """The rater id: the signed-in username on an OAuth Space (None when signed out), else the typed pseudonym."""
+def rater_of(oauth: bool, typed: Any, profile: gr.OAuthProfile | None) -> str | None:
+    """The rater id: the signed-in username on an OAuth Space (None when signed out), else the typed pseudonym
+    (None when it is empty or not text: the service then says what a pseudonym must be)."""
     if oauth:
         return f"hf:{profile.username}" if profile is not None else None
-    return (typed or "").strip() or None
-
-
-def _admin_ok(ctx: AppContext, token: str | None) -> bool:
-    return bool(ctx.admin_token) and hmac.compare_digest(str(token or ""), ctx.admin_token)
+    return typed.strip() or None if isinstance(typed, str) else None
 
 
 # ---- layout ------------------------------------------------------------------------------------------
@@ -83,6 +79,7 @@ class RateTab:
     """The tab's components; ``scores[side][criterion]`` is one 1-5 radio."""
 
     stored_rater: gr.BrowserState
+    stored_keys: gr.BrowserState  # {pseudonym: the key the server issued for it in this browser}
     item_state: gr.State  # (item_id, rater id it was shown to, monotonic time it was shown)
     rater: gr.Textbox
     start: gr.Button
@@ -127,6 +124,7 @@ def _layout(service: RatingService, oauth: bool) -> RateTab:
         "Read two answers (which model wrote which is hidden), score each 1-5, then pick the better one."
     )
     stored_rater = gr.BrowserState("", storage_key="bempathy-rater")
+    stored_keys = gr.BrowserState({}, storage_key="bempathy-rater-keys")
     item_state = gr.State(None)
     with gr.Row():
         if oauth:
@@ -162,40 +160,60 @@ def _layout(service: RatingService, oauth: bool) -> RateTab:
     submit = gr.Button("জমা দিন · Submit", variant="primary", elem_id="rate-submit")
     result = gr.Markdown(elem_id="rate-result")
     return RateTab(
-        stored_rater, item_state, rater, start, progress, prompt, answers, scores, preference, comment, submit, result
+        stored_rater,
+        stored_keys,
+        item_state,
+        rater,
+        start,
+        progress,
+        prompt,
+        answers,
+        scores,
+        preference,
+        comment,
+        submit,
+        result,
     )
 
 
 # ---- rating handlers ---------------------------------------------------------------------------------
 
 
-def _wire_rating(tab: RateTab, service: RatingService, oauth: bool, queue: dict[str, Any]):
+def _wire_rating(tab: RateTab, service: RatingService, oauth: bool, trusted_proxies: int, queue: dict[str, Any]):
     """Start, Submit and page load; returns the page-load (fn, inputs, outputs) that restores the pseudonym."""
 
-    def show_next(rater_id: str | None) -> list[Any]:
-        """The next item for this rater (or the reason there is none), for ``tab.shown``."""
-        if rater_id is None:
-            return [None, "", "", "", SIGN_IN_FIRST if oauth else ENTER_PSEUDONYM]
-        item = service.next_item(rater_id)
-        state = (item["item_id"], rater_id, time.monotonic()) if item["item_id"] else None
-        return [state, item["prompt"], item["answer_a"], item["answer_b"], item["message"]]
+    def key_of(keys: Any, rater_id: str) -> str | None:
+        return keys.get(rater_id) if isinstance(keys, dict) else None
 
-    def begin(typed, profile: gr.OAuthProfile | None = None):
+    def show_next(rater_id: str | None, keys: Any) -> tuple[list[Any], dict]:
+        """The next item for this rater (or the reason there is none), for ``tab.shown``; and the browser's keys,
+        with the one the server issued if this was the pseudonym's first use."""
+        keys = dict(keys) if isinstance(keys, dict) else {}
+        if rater_id is None:
+            return [None, "", "", "", SIGN_IN_FIRST if oauth else ENTER_PSEUDONYM], keys
+        item = service.next_item(rater_id, key_of(keys, rater_id))
+        if item.get("rater_key"):
+            keys[rater_id] = item["rater_key"]
+        state = (item["item_id"], rater_id, time.monotonic()) if item["item_id"] else None
+        return [state, item["prompt"], item["answer_a"], item["answer_b"], item["message"]], keys
+
+    def begin(typed, keys, profile: gr.OAuthProfile | None = None):
         rater_id = rater_of(oauth, typed, profile)
-        return [*show_next(rater_id), *[None] * len(tab.cleared), "", rater_id or ""]
+        shown, keys = show_next(rater_id, keys)
+        return [*shown, *[None] * len(tab.cleared), "", rater_id or "", keys]
 
     def submit_rating(values: dict, profile: gr.OAuthProfile | None = None, request: gr.Request = None):
         """``values`` maps each input component to its value (Gradio passes a dict for a set of inputs)."""
         keep = [gr.skip()] * (len(tab.shown) + len(tab.cleared))
         rater_id = rater_of(oauth, values[tab.rater], profile)
-        state = values[tab.item_state]
+        state, keys = values[tab.item_state], values[tab.stored_keys]
         if rater_id is None:
-            return [*keep, SIGN_IN_FIRST]
+            return [*keep, SIGN_IN_FIRST, gr.skip()]
         if not state:
-            return [*keep, "Press Start to load an item."]
+            return [*keep, "Press Start to load an item.", gr.skip()]
         item_id, shown_to, shown_at = state
         if rater_id != shown_to:  # A/B order is per rater: scores typed for another id would land on the wrong side
-            return [*keep, PSEUDONYM_CHANGED]
+            return [*keep, PSEUDONYM_CHANGED, gr.skip()]
         outcome = service.rate(
             rater_id,
             item_id,
@@ -203,29 +221,32 @@ def _wire_rating(tab: RateTab, service: RatingService, oauth: bool, queue: dict[
             values[tab.preference],
             values[tab.comment],
             seconds_spent=time.monotonic() - shown_at,
-            session_id=client_key(request),
+            session_id=client_key(request, trusted_proxies),
+            rater_key=key_of(keys, rater_id),
         )
         if not outcome["ok"]:  # keep what the rater entered so they can fix it
-            return [*keep, f"⚠️ {outcome['message']}"]
-        return [*show_next(rater_id), *[None] * len(tab.cleared), f"✅ {outcome['message']}"]
+            return [*keep, f"⚠️ {outcome['message']}", gr.skip()]
+        shown, keys = show_next(rater_id, keys)
+        return [*shown, *[None] * len(tab.cleared), f"✅ {outcome['message']}", keys]
 
-    def restore(saved):
+    def restore(saved, keys):
         """On page load: put the pseudonym kept in this browser back, and show that rater's next item."""
         if oauth or not saved:
-            return [gr.skip()] * (2 + len(tab.shown))
-        return [saved, saved, *show_next(saved)]
+            return [gr.skip()] * (3 + len(tab.shown))
+        shown, keys = show_next(saved, keys)
+        return [saved, saved, keys, *shown]
 
-    start_outputs = [*tab.shown, *tab.cleared, tab.result, tab.stored_rater]
+    start_outputs = [*tab.shown, *tab.cleared, tab.result, tab.stored_rater, tab.stored_keys]
     for trigger in (tab.start.click, tab.rater.submit):
-        trigger(begin, [tab.rater], start_outputs, api_visibility="private", **queue)
+        trigger(begin, [tab.rater, tab.stored_keys], start_outputs, api_visibility="private", **queue)
     tab.submit.click(
         submit_rating,
-        {tab.rater, tab.item_state, *tab.score_radios, tab.preference, tab.comment},
-        [*tab.shown, *tab.cleared, tab.result],
+        {tab.rater, tab.item_state, tab.stored_keys, *tab.score_radios, tab.preference, tab.comment},
+        [*tab.shown, *tab.cleared, tab.result, tab.stored_keys],
         api_visibility="private",
         **queue,
     )
-    return restore, [tab.stored_rater], [tab.rater, tab.stored_rater, *tab.shown]
+    return restore, [tab.stored_rater, tab.stored_keys], [tab.rater, tab.stored_rater, tab.stored_keys, *tab.shown]
 
 
 # ---- admin -------------------------------------------------------------------------------------------
@@ -242,7 +263,7 @@ def _build_admin(ctx: AppContext, service: RatingService, queue: dict[str, Any])
         files = gr.File(label="Exports", file_count="multiple", interactive=False)
 
     def switch_experiment(token_value, experiment_id):
-        if not _admin_ok(ctx, token_value):
+        if not ctx.is_admin(token_value):
             return "Refused: wrong or missing admin token."
         try:
             service.set_experiment(experiment_id.strip() or None)
@@ -251,7 +272,7 @@ def _build_admin(ctx: AppContext, service: RatingService, queue: dict[str, Any])
         return f"Now rating experiment {service.experiment_id} (evaluation {service.evaluation_id})."
 
     def export_files(token_value):
-        if not _admin_ok(ctx, token_value):
+        if not ctx.is_admin(token_value):
             return "Refused: wrong or missing admin token.", None
         folder = tempfile.mkdtemp(prefix="bempathy-export-")
         pairs = os.path.join(folder, "preferences.jsonl")
@@ -269,15 +290,18 @@ def _build_admin(ctx: AppContext, service: RatingService, queue: dict[str, Any])
 # ---- public API --------------------------------------------------------------------------------------
 
 
-def _register_api(service: RatingService, oauth: bool, queue: dict[str, Any]) -> None:
+def _register_api(service: RatingService, oauth: bool, trusted_proxies: int, queue: dict[str, Any]) -> None:
     """``/next_item`` and ``/rate``. The score parameters are spelled out because they *are* the documented API;
-    ``tests/test_human_eval.py`` checks they are :func:`score_parameters`, so they follow ``CRITERIA``."""
+    ``tests/test_human_eval.py`` checks they are :func:`score_parameters`, so they follow ``CRITERIA``. ``rater_key``
+    comes last and is optional, so positional calls written before it existed keep their meaning."""
 
-    def next_item(rater_id: str, profile: gr.OAuthProfile | None = None) -> dict:
-        """The next item for this rater: {item_id (null when none are left), prompt, answer_a, answer_b, ...}."""
+    def next_item(rater_id: str, rater_key: str | None = None, profile: gr.OAuthProfile | None = None) -> dict:
+        """The next item for this rater: {item_id (null when none are left), prompt, answer_a, answer_b, ...}.
+
+        Off a Space, the first call for a pseudonym also returns ``rater_key``: pass it on every later call."""
         if oauth and profile is None:
             return {"item_id": None, "prompt": "", "answer_a": "", "answer_b": "", "message": SIGN_IN_FIRST}
-        return service.next_item(rater_of(oauth, rater_id, profile) or "")
+        return service.next_item(rater_of(oauth, rater_id, profile) or "", rater_key)
 
     def rate(
         rater_id: str,
@@ -290,15 +314,20 @@ def _register_api(service: RatingService, oauth: bool, queue: dict[str, Any]) ->
         helpfulness_b: int,
         preference: str,
         comment: str = "",
+        rater_key: str | None = None,
         profile: gr.OAuthProfile | None = None,
         request: gr.Request = None,
     ) -> dict:
-        """Store one rating: scores 1-5 per answer, preference A/B/tie/both_bad. {ok, message, rating_id}."""
+        """Store one rating of the item /next_item gave this rater: scores 1-5 per answer, preference
+        A/B/tie/both_bad, the pseudonym's rater_key. {ok, message, rating_id}."""
         if oauth and profile is None:
             return {"ok": False, "message": SIGN_IN_FIRST, "rating_id": None}
         scores_a, scores_b = (empathy_a, tone_a, helpfulness_a), (empathy_b, tone_b, helpfulness_b)
         rater = rater_of(oauth, rater_id, profile) or ""
-        return service.rate(rater, item_id, scores_a, scores_b, preference, comment, session_id=client_key(request))
+        client = client_key(request, trusted_proxies)
+        return service.rate(
+            rater, item_id, scores_a, scores_b, preference, comment, session_id=client, rater_key=rater_key
+        )
 
     gr.api(next_item, api_name="next_item", **queue)
     gr.api(rate, api_name="rate", **queue)
@@ -308,12 +337,13 @@ def build_rate_tab(ctx: AppContext):
     """Build the tab; returns the (fn, inputs, outputs) that restores the rater's pseudonym on page load."""
     service = ctx.rating
     if service is None:
-        gr.Markdown("Human evaluation is not set up for this app (no evaluated run in the logs).")
+        why = ctx.rating_error or "no evaluated run in the logs"
+        gr.Markdown(f"Human evaluation is not set up for this app ({why}).", elem_id="rate-unavailable")
         return None
     queue = {"concurrency_id": RATING_QUEUE, "concurrency_limit": RATING_CONCURRENCY}
     oauth = bool(os.environ.get(OAUTH_ENV))
     tab = _layout(service, oauth)
-    restore = _wire_rating(tab, service, oauth, queue)
+    restore = _wire_rating(tab, service, oauth, ctx.trusted_proxies, queue)
     _build_admin(ctx, service, queue)
-    _register_api(service, oauth, queue)
+    _register_api(service, oauth, ctx.trusted_proxies, queue)
     return restore

@@ -7,21 +7,28 @@ or shown in plain-text cells. No listener here touches the model, so none waits 
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from bempathy.eval import figures, report
+from bempathy.rating.identity import StudySecret
 from bempathy.rating.stats import summarize
 from bempathy.rating.tables import format_summary, plot_summary
 from bempathy.runs import RunFolder
+from bempathy.storage.log import StoreCorruptError
 from bempathy.ui.context import LOGS_CONCURRENCY, LOGS_QUEUE, AppContext
 
 LIVE_REFRESH_S = 5.0
 EXPERIMENT_COLUMNS = ["id", "status", "model", "strategy", "train_loss", "val_loss", "steps", "started", "runtime_min"]
 RESPONSE_COLUMNS = ["topic", "prompt", "reference", "left", "right"]
+HIDDEN_WHILE_RATED = (
+    "_রেটিং চলাকালে উত্তরগুলো লুকানো থাকে (যাতে রেটাররা জানতে না পারেন কোনটি কোন মডেলের)। "
+    "While answers are being rated they are hidden here, so raters cannot tell which model wrote which: "
+    "enter the admin token to see them._"
+)
 
 
 def experiment_rows(ctx: AppContext) -> list[dict[str, Any]]:
@@ -81,17 +88,18 @@ def _without_path_keys(value: Any) -> Any:
 
 
 def human_summary(ctx: AppContext, experiment_id: str | None) -> dict[str, Any]:
-    """The human scores with rater ids replaced by stable pseudonymous labels: the page and /report are public
-    (with OAuth, rater ids are Hugging Face usernames); the CLI over the logs shows the real ids."""
+    """The human scores with rater ids replaced by keyed pseudonymous labels: the page and /report are public
+    (with OAuth, rater ids are Hugging Face usernames, and an unkeyed hash of one can be computed by anyone);
+    the CLI over the logs shows the real ids. Empty, with the reason, when the ratings log cannot be read."""
+    try:
+        records = ctx.store.ratings.all()
+    except StoreCorruptError as error:
+        return {"n_ratings": 0, "error": str(error)}
+    secret = ctx.rating.secret if ctx.rating is not None else StudySecret(ctx.store.logs_dir)
+    return _public(summarize(records, experiment_id=experiment_id), secret.label)
 
-    return _public(summarize(ctx.store.ratings.all(), experiment_id=experiment_id))
 
-
-def _public(summary: dict[str, Any]) -> dict[str, Any]:
-
-    def label(rater: str) -> str:
-        return "rater-" + hashlib.sha256(str(rater).encode()).hexdigest()[:8]
-
+def _public(summary: dict[str, Any], label: Callable[[str], str]) -> dict[str, Any]:
     summary = dict(summary)
     summary["raters"] = {label(r): v for r, v in (summary.get("raters") or {}).items()}
     summary["flagged_raters"] = [label(r) for r in summary.get("flagged_raters") or []]
@@ -128,6 +136,14 @@ def response_rows(ctx: AppContext, experiment: dict, left: str, right: str, topi
     return rows
 
 
+def _answers(ctx: AppContext, exp: dict, left: str, right: str, topic: str | None, token: Any, rows_out, note_out):
+    """The answers table, or nothing while a rating study is open and no admin token was given: the Rate tab
+    shows these very answers as A and B, so showing them here under their variant would unblind every rater."""
+    if ctx.study_open() and not ctx.is_admin(token):
+        return {rows_out: [], note_out: HIDDEN_WHILE_RATED}
+    return {rows_out: response_rows(ctx, exp, left, right, topic or None), note_out: ""}
+
+
 def build_reports_tab(ctx: AppContext):
     """Build the tab; returns the (fn, inputs, outputs) the page runs on load to fill the experiment list."""
     queue = {"concurrency_id": LOGS_QUEUE, "concurrency_limit": LOGS_CONCURRENCY}
@@ -150,6 +166,8 @@ def build_reports_tab(ctx: AppContext):
             left = gr.Dropdown(["base", "tuned"], value="base", label="Left variant")
             right = gr.Dropdown(["base", "tuned"], value="tuned", label="Right variant")
             topic = gr.Dropdown([""], value="", label="Topic (empty = all)")
+            admin_token = gr.Textbox(label="Admin token (while rating is open)", type="password")
+        responses_note = gr.Markdown(elem_id="reports-responses-note")
         responses = gr.Dataframe(
             headers=RESPONSE_COLUMNS, datatype="str", interactive=False, wrap=True, elem_id="reports-responses"
         )
@@ -168,7 +186,7 @@ def build_reports_tab(ctx: AppContext):
         labels = [(f"{r['id']} · {r['status']} · {r['model']}", r["id"]) for r in rows]
         return gr.update(choices=labels, value=chosen), table_rows
 
-    def show(experiment_id, left_variant, right_variant, topic_name):
+    def show(experiment_id, left_variant, right_variant, topic_name, token):
         exp = _experiment(ctx, experiment_id)
         if exp is None:
             return {status: "_No experiments in the logs yet: run `python demo.py` or `python train.py`._"}
@@ -192,7 +210,7 @@ def build_reports_tab(ctx: AppContext):
             data: "\n\n".join(report.data_section(exp.get("data") or {})),
             lengths_plot: figures.length_histogram(RunFolder(Path(run_dir)).token_lengths() if run_dir else []),
             topic: gr.update(choices=["", *topics], value=topic_name if topic_name in topics else ""),
-            responses: response_rows(ctx, exp, left_variant, right_variant, topic_name or None),
+            **_answers(ctx, exp, left_variant, right_variant, topic_name, token, responses, responses_note),
             human: human_text,
             human_plot: human_fig,
             safety: ctx.policy.counts(),
@@ -208,11 +226,13 @@ def build_reports_tab(ctx: AppContext):
         return _status_line(exp), figures.loss_figure(exp.get("loss_history") or [])
 
     outputs = [status, loss_plot, metrics_plot, comparison, groups, data, lengths_plot, topic, responses]
-    outputs += [human, human_plot, safety, left, right]
+    outputs += [responses_note, human, human_plot, safety, left, right]
+    inputs = [experiment, left, right, topic, admin_token]
     refresh.click(refresh_list, [experiment], [experiment, table], api_visibility="private", **queue)
-    experiment.change(show, [experiment, left, right, topic], outputs, api_visibility="private", **queue)
+    experiment.change(show, inputs, outputs, api_visibility="private", **queue)
     for control in (left, right, topic):
-        control.input(show, [experiment, left, right, topic], outputs, api_visibility="private", **queue)
+        control.input(show, inputs, outputs, api_visibility="private", **queue)
+    admin_token.submit(show, inputs, outputs, api_visibility="private", **queue)
     timer.tick(live, [experiment], [status, loss_plot], api_visibility="private", **queue)
 
     _register_api(ctx, queue)
@@ -250,6 +270,8 @@ def _status_line(exp: dict[str, Any]) -> str:
 def _human(ctx: AppContext, experiment_id: str) -> tuple[str, Any]:
 
     summary = human_summary(ctx, experiment_id)
+    if summary.get("error"):
+        return f"_The human ratings log cannot be read: {report.escape(summary['error'])}_", None
     if not summary.get("n_ratings"):
         return "_No human ratings for this experiment yet (Rate tab)._", None
     return format_summary(summary), plot_summary(summary)  # Markdown whose cells the renderer escapes
