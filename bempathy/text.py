@@ -50,15 +50,21 @@ def normalize_text(text: str) -> str:
     return text.strip()
 
 
+def bilingual(bn: str, en: str) -> str:
+    """Every message a user sees: Bengali first, then English, joined by " / " (raters are Bengali speakers,
+    admins and API clients may not be)."""
+    return f"{bn} / {en}"
+
+
 class UnsafeTextError(ValueError):
     """Free text that cannot be stored as it is (a lone surrogate: not encodable as UTF-8)."""
 
 
 # Kept although their category is Cc/Cf: line breaks and tabs, and the joiners Bengali spelling needs.
 _KEPT_CONTROLS = frozenset("\n\t\u200c\u200d")
-LONE_SURROGATE = (
-    "লেখায় এমন একটি অক্ষর আছে যা সংরক্ষণ করা যায় না (একা সারোগেট)। / "
-    "The text holds a character that cannot be stored (a lone surrogate)."
+LONE_SURROGATE = bilingual(
+    "লেখায় এমন একটি অক্ষর আছে যা সংরক্ষণ করা যায় না (একা সারোগেট)।",
+    "The text holds a character that cannot be stored (a lone surrogate).",
 )
 
 

@@ -12,7 +12,7 @@ import unicodedata
 from typing import Any
 
 from bempathy.rating.items import CRITERIA
-from bempathy.text import hygienic_text
+from bempathy.text import bilingual, hygienic_text
 
 MAX_RATER_ID_CHARS = 64  # room for "hf:" + a Hugging Face username when the app uses OAuth
 _BIDI_CONTROLS = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}  # can spoof how a name reads
@@ -20,36 +20,31 @@ _BN_DIGITS = str.maketrans("0123456789", "০১২৩৪৫৬৭৮৯")
 _PREFERENCE_ALIASES = {"a": "A", "b": "B", "tie": "tie", "both_bad": "both_bad", "both bad": "both_bad"}
 
 
-def msg(bn: str, en: str) -> str:
-    """Every message in Bengali first, then English: raters are Bengali speakers, admins may not be."""
-    return f"{bn} / {en}"
-
-
 MESSAGES = {
-    "no_run": msg("এখনো রেট করার মতো কোনো মূল্যায়ন নেই।", "There is no evaluated run to rate yet."),
-    "done": msg("আপনার জন্য আর কোনো আইটেম বাকি নেই। অনেক ধন্যবাদ!", "No items are left for you. Thank you!"),
-    "no_rater": msg("রেটার আইডি (ছদ্মনাম) দিন।", "Please enter a rater id (a pseudonym)."),
-    "control": msg("রেটার আইডিতে নিয়ন্ত্রণ-অক্ষর চলবে না।", "The rater id must not contain control characters."),
-    "unknown_item": msg("এই আইটেমটি চেনা যাচ্ছে না; পরের আইটেম নিন।", "Unknown item; please load the next one."),
-    "preference": msg("পছন্দ বেছে নিন: A, B, সমান, বা দুটোই খারাপ।", "Choose a preference: A, B, tie or both_bad."),
-    "comment_type": msg("মন্তব্য লেখা হতে হবে।", "The comment must be text."),
-    "too_fast": msg("খুব দ্রুত জমা হচ্ছে; একটু পরে আবার চেষ্টা করুন।", "Too many ratings too fast; try again shortly."),
-    "duplicate": msg("এই আইটেমে আপনার রেটিং আগেই জমা হয়েছে।", "Your rating for this item was already recorded."),
-    "saved": msg("ধন্যবাদ! রেটিং জমা হয়েছে।", "Thank you! Your rating is saved."),
-    "not_leased": msg(
+    "no_run": bilingual("এখনো রেট করার মতো কোনো মূল্যায়ন নেই।", "There is no evaluated run to rate yet."),
+    "done": bilingual("আপনার জন্য আর কোনো আইটেম বাকি নেই। অনেক ধন্যবাদ!", "No items are left for you. Thank you!"),
+    "no_rater": bilingual("রেটার আইডি (ছদ্মনাম) দিন।", "Please enter a rater id (a pseudonym)."),
+    "control": bilingual("রেটার আইডিতে নিয়ন্ত্রণ-অক্ষর চলবে না।", "The rater id must not contain control characters."),
+    "unknown_item": bilingual("এই আইটেমটি চেনা যাচ্ছে না; পরের আইটেম নিন।", "Unknown item; please load the next one."),
+    "preference": bilingual("পছন্দ বেছে নিন: A, B, সমান, বা দুটোই খারাপ।", "Choose a preference: A, B, tie or both_bad."),
+    "comment_type": bilingual("মন্তব্য লেখা হতে হবে।", "The comment must be text."),
+    "too_fast": bilingual("খুব দ্রুত জমা হচ্ছে; একটু পরে আবার চেষ্টা করুন।", "Too many ratings too fast; try again shortly."),
+    "duplicate": bilingual("এই আইটেমে আপনার রেটিং আগেই জমা হয়েছে।", "Your rating for this item was already recorded."),
+    "saved": bilingual("ধন্যবাদ! রেটিং জমা হয়েছে।", "Thank you! Your rating is saved."),
+    "not_leased": bilingual(
         "এই আইটেমটি আপনাকে দেওয়া হয়নি; পরের আইটেম নিন।", "This item was not given to you; please load the next one."
     ),
-    "lease_taken": msg(
+    "lease_taken": bilingual(
         "সময় পেরিয়ে যাওয়ায় আইটেমটি অন্য কেউ নিয়েছেন বা এর রেটিং পূর্ণ হয়েছে; রেটিং জমা হয়নি। পরের আইটেম নিন।",
         "Your time on this item ran out and it was given to someone else, or it has all its ratings; nothing was "
         "saved. Please load the next one.",
     ),
-    "busy": msg("অনেকে একসঙ্গে রেট করছেন; আবার চেষ্টা করুন।", "Many raters at once; please try again."),
-    "bound": msg(
+    "busy": bilingual("অনেকে একসঙ্গে রেট করছেন; আবার চেষ্টা করুন।", "Many raters at once; please try again."),
+    "bound": bilingual(
         "এই ছদ্মনামটি অন্য কোনো ব্রাউজারে ব্যবহার হচ্ছে; অন্য একটি ছদ্মনাম বেছে নিন।",
         "This pseudonym is in use in another browser (it needs its key); please choose another pseudonym.",
     ),
-    "wrong_key": msg(
+    "wrong_key": bilingual(
         "এই ছদ্মনামের চাবি মেলেনি; কিছুই জমা হয়নি।", "The key for this pseudonym does not match; nothing was saved."
     ),
 }
@@ -69,7 +64,7 @@ def normalize_rater_id(raw: Any) -> str:
         raise ValueError(MESSAGES["no_rater"])
     if len(text) > MAX_RATER_ID_CHARS:
         limit = MAX_RATER_ID_CHARS
-        raise ValueError(msg(f"রেটার আইডি {limit} অক্ষরের মধ্যে রাখুন।", f"Keep the rater id to {limit} characters."))
+        raise ValueError(bilingual(f"রেটার আইডি {limit} অক্ষরের মধ্যে রাখুন।", f"Keep the rater id to {limit} characters."))
     return text
 
 
@@ -90,7 +85,8 @@ def parse_score(value: Any, criterion: str, side: str) -> int:
             number = None
     if number is None or not math.isfinite(number) or number != int(number) or not 1 <= number <= 5:
         bn, en = CRITERIA[criterion]["label_bn"], CRITERIA[criterion]["label_en"]
-        raise ValueError(msg(f"{bn} {side}: ১ থেকে ৫-এর একটি পূর্ণ সংখ্যা দিন।", f"{en} {side}: give a whole number 1-5."))
+        wanted = bilingual(f"{bn} {side}: ১ থেকে ৫-এর একটি পূর্ণ সংখ্যা দিন।", f"{en} {side}: give a whole number 1-5.")
+        raise ValueError(wanted)
     return int(number)
 
 
@@ -109,7 +105,7 @@ def clean_comment(value: Any, limit: int) -> str:
         raise ValueError(MESSAGES["comment_type"])
     text = hygienic_text(value or "").strip()
     if len(text) > limit:
-        raise ValueError(msg(f"মন্তব্য {limit} অক্ষরের মধ্যে রাখুন।", f"Keep the comment to {limit} characters."))
+        raise ValueError(bilingual(f"মন্তব্য {limit} অক্ষরের মধ্যে রাখুন।", f"Keep the comment to {limit} characters."))
     return text
 
 

@@ -45,7 +45,6 @@ from bempathy.rating.inputs import (
     MESSAGES,
     bn_digits,
     clean_comment,
-    msg,
     normalize_rater_id,
     parse_preference,
     parse_score,
@@ -70,6 +69,7 @@ from bempathy.rating.leases import GOLD_SLOT, Lease, LeaseBook
 from bempathy.rating.limits import RateLimit, RateLimiter
 from bempathy.storage.log import write_atomic
 from bempathy.storage.store import Store
+from bempathy.text import bilingual
 
 UNIQUE_ON = ("item_id", "rater_id")  # one rating per rater per item
 SLOT_UNIQUE_ON = ("item_id", "slot")  # one rating per slot: never more than ratings_per_item
@@ -267,7 +267,7 @@ class RatingService:
                 return {**empty, **issued_field, "message": MESSAGES["busy"]}
         item = self._item(lease.item_id)
         answer_a, answer_b = (item.answers[v] for v in self.shown(item, rater))
-        message = msg(
+        message = bilingual(
             f"আপনি {bn_digits(len(rated))}টি রেট করেছেন; আরও {bn_digits(len(open_items))}টি বাকি।",
             f"You have rated {len(rated)}; {len(open_items)} left.",
         )

@@ -24,7 +24,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bempathy.text import UnsafeTextError, hygienic_text
+from bempathy.text import UnsafeTextError, bilingual, hygienic_text
 
 # The app takes no files from users; Gradio's upload route would otherwise take any size.
 MAX_FILE_SIZE = "1mb"
@@ -56,11 +56,6 @@ def client_error(error: ValueError) -> gr.Error:
     """What a handler raises for a refused input: ``gr.Error`` with its one-line message, and no traceback in the
     server log (a refusal is not a fault, and a hostile client must not be able to fill the log)."""
     return gr.Error(str(error), print_exception=False)
-
-
-def bilingual(bn: str, en: str) -> str:
-    """One message for every user: Bengali first, then English, joined by " / "."""
-    return f"{bn} / {en}"
 
 
 def _kind(value: Any) -> tuple[str, str]:
@@ -287,7 +282,6 @@ __all__ = [
     "REQUIRED",
     "CallDefaults",
     "EdgeError",
-    "bilingual",
     "choice_param",
     "client_error",
     "edge_middleware",
