@@ -196,13 +196,14 @@ def main(argv: list[str] | None = None) -> int:
     from bempathy.hardware import set_serving_threads
     from bempathy.rating.items import HumanEvalError
     from bempathy.runs import ModelLoadError
+    from bempathy.safety.learned import ClassifierError
     from bempathy.safety.policy import SafetyConfigError
     from bempathy.serve.plan import serving_threads
     from bempathy.storage.log import StoreCorruptError
 
     try:
         demo, ctx, args = build(args)
-    except (ModelLoadError, SafetyConfigError, StoreCorruptError, HumanEvalError) as error:
+    except (ModelLoadError, SafetyConfigError, ClassifierError, StoreCorruptError, HumanEvalError) as error:
         print(f"app.py: error: {error}", file=sys.stderr)
         return 2
     if ctx.chat is not None:  # here, on the main thread, before the model generates

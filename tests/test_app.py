@@ -134,6 +134,31 @@ def test_every_crisis_message_of_the_set_gets_the_help_block_in_chat_and_compare
     assert not any(r.get("input_text") in messages for r in logged)
 
 
+def test_the_frozen_blind_round_gets_what_the_screen_decided_in_chat_and_compare(running):
+    """Every line of the frozen round through the running app: the help block first where the screen says crisis,
+    the help line where it says concern, neither where it says none; and the share of risky lines that got help
+    (block or line) is the screen's own concern+ recall (>= 0.90, bench/RESULTS.md)."""
+    from bempathy.safety.check import load_labelled
+    from bempathy.safety.detect import assess
+
+    client = running.client()
+    config = running.ctx.policy.config
+    blocks = (running.ctx.policy.help_block(), config.help_other)  # for oneself, for someone else at risk
+    records = load_labelled(ROOT / "tests" / "data" / "safety_rounds" / "frozen_round4.jsonl")
+    helped = 0
+    for record in records:
+        level = assess(record["text"]).level
+        short = {"max_new_tokens": 8}  # what is checked is the help around the answer, not the answer
+        reply = client.predict(record["text"], **short, api_name="/chat")
+        left, right, _ = client.predict(record["text"], **short, api_name="/compare")
+        for shown in (reply, left, right):  # messages are not printed: the frozen round stays unread
+            assert shown.startswith(blocks) == (level == "crisis"), f"line {records.index(record) + 1}: {level}"
+            assert shown.endswith(config.concern_line) == (level == "concern"), f"line {records.index(record) + 1}"
+        helped += record["level"] != "none" and (reply.startswith(blocks) or reply.endswith(config.concern_line))
+    risky = sum(r["level"] != "none" for r in records)
+    assert helped / risky >= 0.90, f"{helped}/{risky} risky lines got help"
+
+
 def _history(*user_turns: str) -> list[dict]:
     """A Chatbot history as a browser sends it: user turns, each answered."""
     turns = []

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bempathy.safety.check import evaluate, load_labelled
-from bempathy.safety.detect import CATEGORIES, advice_request, assess, check_answer
+from bempathy.safety.detect import CATEGORIES, advice_request, assess, assess_rules, check_answer
 from bempathy.safety.policy import SafetyConfig, SafetyConfigError, SafetyPolicy
 from bempathy.safety.romanised import fold_latin, phon_key, phon_source
 
@@ -227,7 +227,8 @@ def test_only_the_explicit_contexts_lower_a_mention_to_none(text):
     ],
 )
 def test_negation_or_the_past_never_lowers_a_mention_below_concern(text):
-    assert assess(text).level == "concern", text
+    assert assess_rules(text).level == "concern", text  # the rules keep it at concern ...
+    assert assess(text).at_least_concern, text  # ... and the classifier can only raise it
 
 
 @pytest.mark.parametrize(
@@ -270,7 +271,7 @@ def test_a_concern_gets_the_caring_answer_and_the_help_line():
 
 def test_a_crisis_told_over_three_turns_counts_and_the_help_stays_visible():
     turns = ["সবাই আমাকে নিয়ে বিরক্ত", "ছাদটা অনেক উঁচু", "আজ রাতে লাফ দেব"]  # a height, then "I'll jump tonight"
-    assert not any(assess(turn).at_least_concern for turn in turns)  # no single turn is enough ...
+    assert not any(assess_rules(turn).crisis for turn in turns)  # no single turn is a crisis to the rules ...
     policy = SafetyPolicy(SafetyConfig())
     assert policy.screen(turns[-1], turns[:-1]).assessment.crisis  # ... read together they are
     later = policy.screen("ঠিক আছে, কাল কথা বলব", ["আমি আজ রাতে আত্মহত্যা করব", "হুম"])
@@ -367,7 +368,9 @@ def test_reworded_crises_of_the_missed_kinds_are_flagged(text):
     ],
 )
 def test_context_words_explain_ordinary_uses_of_crisis_words(text):
-    assert not assess(text).crisis, text
+    """The rules' guards. The combined screen puts some of these at crisis (the classifier reads "goodbye" or
+    "30 tablets" as preparation): bench/RESULTS.md counts them; a help block too many is the cheaper error."""
+    assert not assess_rules(text).crisis, text
 
 
 def test_life_stressors_do_not_cancel_a_crisis_in_a_long_message():

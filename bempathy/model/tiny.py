@@ -43,7 +43,7 @@ from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_token
 from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from bempathy import prompts
-from bempathy.paths import SAMPLE_DIR
+from bempathy.paths import SAMPLE_DIR, cache_root
 from bempathy.text import normalize_text
 
 logger = logging.getLogger(__name__)
@@ -330,11 +330,6 @@ def _n_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def _cache_root(cache_dir: Path | str | None) -> Path:
-    root = Path(cache_dir or os.environ.get("BEMPATHY_CACHE") or Path.home() / ".cache" / "bempathy")
-    return root.expanduser()
-
-
 def tiny_model_dir(
     cache_dir: Path | str | None = None, data_dir: Path | str | None = None, *, pretrained: bool = False
 ) -> Path:
@@ -346,7 +341,7 @@ def tiny_model_dir(
     concurrent processes (multi-process training tests) never see a half-written model: the first builds,
     the others wait and reuse it.
     """
-    root = _cache_root(cache_dir)
+    root = cache_root(cache_dir)
     files = _read_sample_csvs(Path(data_dir) if data_dir else SAMPLE_DIR)
     recipe = PRETRAIN_RECIPE if pretrained else None
     name = TINY_BN_MODEL_NAME if pretrained else TINY_MODEL_NAME

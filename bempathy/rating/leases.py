@@ -18,6 +18,7 @@ Times are wall-clock epoch seconds, because several processes compare them.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -90,14 +91,10 @@ class LeaseBook:
     def grant(self, rater_id: str, item_id: str, slot: str) -> Lease | None:
         """Append the next generation of this slot's lease; None when another process granted it first."""
         current = self._newest.get((item_id, slot))
-        lease = Lease(item_id, slot, current.gen + 1 if current else 0, rater_id, time.time() + self.seconds)
-        record = {
-            "item_id": item_id,
-            "slot": slot,
-            "gen": lease.gen,
-            "rater_id": rater_id,
-            "expires_at": round(lease.expires_at, 3),
-        }
+        # Milliseconds, rounded down: a lease stored rounded up would outlive its time by up to half a millisecond.
+        expires_at = math.floor((time.time() + self.seconds) * 1000) / 1000
+        lease = Lease(item_id, slot, current.gen + 1 if current else 0, rater_id, expires_at)
+        record = {"item_id": item_id, "slot": slot, "gen": lease.gen, "rater_id": rater_id, "expires_at": expires_at}
         granted = self.journal.insert_unique(record, LEASE_UNIQUE_ON) is not None
         self.refresh()
         return self.held(rater_id, item_id) if granted else None

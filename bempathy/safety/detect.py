@@ -1,11 +1,13 @@
 """Crisis detection and the response policy: help block first, a caring answer, unsafe model output never shown.
 
-Detection is transparent (no model): the message is folded into matching keys (NFC, joiners and nukta/chandrabindu
-dropped, ী/ী and ু/ূ merged, digits Latin, Latin case-folded; a "rom" key and a phonetic "phon" key fold romanised
-spellings, :mod:`bempathy.safety.romanised`) and matched against :mod:`bempathy.safety.lexicon`: phrases, and
-concept rules combining word classes (death word + wish, means + readiness, farewell + finality, harm verb + body
-part, violent act + "me"), each guarded against negation, figures of speech, third person, topics and jokes; about
-a millisecond per message on a CPU, offline. Displayed text is never altered.
+Detection has two signals. The rules are transparent: the message is folded into matching keys (NFC, joiners
+and nukta/chandrabindu dropped, ী/ী and ু/ূ merged, digits Latin, Latin case-folded; a "rom" key and a phonetic
+"phon" key fold romanised spellings, :mod:`bempathy.safety.romanised`) and matched against
+:mod:`bempathy.safety.lexicon`: phrases, and concept rules combining word classes (death word + wish, means +
+readiness, farewell + finality, harm verb + body part, violent act + "me"), each guarded against negation, figures
+of speech, third person, topics and jokes. The learned signal (:mod:`bempathy.safety.learned`) reads the same
+folded text and reaches paraphrase the word lists miss; :func:`combine` lets either raise the level. Together
+about two milliseconds per message on a CPU, offline. Displayed text is never altered.
 
 ``python -m bempathy.safety --check FILE.jsonl [--json]`` measures recall and false alarms on a labelled set.
 """
@@ -17,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from bempathy.paths import CONFIGS_DIR
-from bempathy.safety import levels
+from bempathy.safety import learned, levels
 from bempathy.safety import lexicon as lex
 from bempathy.text import language_of, words
 
@@ -33,6 +35,8 @@ class Assessment:
     language: str
     about_other: bool = False  # someone else is at risk: the help is worded for helping another person
     context: str | None = None  # the explicit context that lowered a mention (fiction, news_awareness, idiom)
+    learned_risk: float | None = None  # the classifier's P(concern or crisis); None when it was not asked
+    raised_by: str = "rules"  # "rules", or "classifier" when the learned signal raised the rules' level
 
     @property
     def crisis(self) -> bool:
@@ -152,8 +156,33 @@ def _guarded_level(guard: str | None, context: str | None, phon: str) -> levels.
     return "none" if context else "concern"
 
 
-def assess(text: str) -> Assessment:
-    """How much risk does this message show (``crisis``, ``concern`` or ``none``), of which kind, and why?"""
+def assess(text: str, *, classifier: learned.Classifier | None = None, rules_only: bool = False) -> Assessment:
+    """How much risk does this message show (``crisis``, ``concern`` or ``none``), of which kind, and why?
+
+    The rules, then the learned signal (``classifier``, default the shared one), combined by :func:`combine`;
+    ``rules_only`` leaves the classifier out (what ``--check --rules-only`` measures)."""
+    found = assess_rules(text)
+    if rules_only:
+        return found
+    level, risk = (classifier or learned.shared()).level(text)
+    return combine(found, level, risk)
+
+
+def combine(rules: Assessment, learned_level: levels.Level, risk: float) -> Assessment:
+    """Either signal can raise the level; only an explicit context the rules found (fiction, news, an idiom)
+    lowers the classifier's level, by one step (its crisis to concern, its concern to none). Recall first: the
+    classifier never lowers what the rules found."""
+    if rules.context is not None:
+        learned_level = levels.LEVELS[max(0, levels.RANK[learned_level] - 1)]
+    if levels.RANK[learned_level] <= levels.RANK[rules.level]:
+        return replace(rules, learned_risk=risk)
+    category = rules.category or "suicidal_intent"
+    raised = {"level": learned_level, "category": category, "context": None, "raised_by": "classifier"}
+    return replace(rules, **raised, learned_risk=risk)
+
+
+def assess_rules(text: str) -> Assessment:
+    """The rules' level alone (lexicon signals, guards, mentions, contexts, someone else at risk)."""
     nfc, keys = _keys(text)
     phon = keys["phon"][0]
     hits = _hits(keys, nfc)
@@ -178,17 +207,20 @@ def assess(text: str) -> Assessment:
     return Assessment(level, category, evidence, _language(nfc), about_other, context if level == "none" else None)
 
 
-def assess_turns(message: str, earlier: Sequence[str] = (), window: int = 3) -> Assessment:
+def assess_turns(
+    message: str, earlier: Sequence[str] = (), window: int = 3, *, classifier: learned.Classifier | None = None
+) -> Assessment:
     """The message in its conversation: the last ``window`` user turns read together (a crisis told over several
     turns counts), and a conversation that reached ``crisis`` keeps it (the help stays visible)."""
-    current = assess(message)
+    current = assess(message, classifier=classifier)
     if not earlier:
         return current
-    together = assess(" । ".join([*earlier[-(window - 1) :], message])) if window > 1 else current
+    joined = " । ".join([*earlier[-(window - 1) :], message])
+    together = assess(joined, classifier=classifier) if window > 1 else current
     best = current if levels.RANK[current.level] >= levels.RANK[together.level] else together
     if not best.crisis:
         for turn in earlier:
-            past = assess(turn)
+            past = assess(turn, classifier=classifier)
             if past.crisis:
                 return replace(past, language=current.language, evidence=())
     return best

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from bempathy.safety import learned
 from bempathy.safety import lexicon as lex
 from bempathy.safety.detect import CATEGORIES, DEFAULT_CONFIG, Assessment, _advice, assess_turns, check_answer
 from bempathy.safety.levels import LEVELS
@@ -150,6 +151,7 @@ class SafetyPolicy:
         *LEVELS,
         *(f"crisis_{c}" for c in CATEGORIES),
         "crisis_someone_else",
+        "raised_by_classifier",
         "answers_replaced",
         "unsafe_answers",
         "unusable_answers",
@@ -158,6 +160,7 @@ class SafetyPolicy:
 
     def __init__(self, config: SafetyConfig | None = None) -> None:
         self.config = config if config is not None else SafetyConfig.load()
+        learned.shared()  # the classifier is loaded (or built) now, so no user waits for it and a fault shows at start
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(self.COUNT_KEYS, 0)
         c = self.config
@@ -202,6 +205,7 @@ class SafetyPolicy:
                 n[assessment.level] += 1
                 if crisis:
                     n["crisis_someone_else" if assessment.about_other else f"crisis_{assessment.category}"] += 1
+                n["raised_by_classifier"] += assessment.raised_by == "classifier"
                 n["answers_replaced"] += replaced
                 n["unsafe_answers"] += unsafe is not None
                 n["unusable_answers"] += replaced and unsafe is None and reason != "demo_model"
