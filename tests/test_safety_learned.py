@@ -18,6 +18,7 @@ from tests.conftest import ROOT
 
 ROUNDS = ROOT / "tests" / "data" / "safety_rounds"
 FROZEN = ROUNDS / "frozen_round4.jsonl"  # the final test: never trained or tuned on
+UNSEEN = ROUNDS / "round5.jsonl"  # written after the first shipped model; measures the current one
 
 
 def _key(text: str) -> str:
@@ -41,11 +42,13 @@ SMALL = [
 ]
 
 
-def test_the_frozen_round_was_never_training_data():
+# Round 5's writer and round 2's wrote one English line word for word alike; the round keeps it as written.
+@pytest.mark.parametrize(("held_out", "alike"), [(FROZEN, 0), (UNSEEN, 1)], ids=["frozen", "round5"])
+def test_the_held_out_rounds_were_never_training_data(held_out, alike):
     trained = {_key(r["text"]) for r in load_labelled(learned.TRAIN_FILE)}
-    frozen = load_labelled(FROZEN)
-    assert len(frozen) >= 80
-    assert not [r["text"] for r in frozen if _key(r["text"]) in trained]
+    lines = load_labelled(held_out)
+    assert len(lines) >= 80
+    assert len([r["text"] for r in lines if _key(r["text"]) in trained]) == alike
 
 
 def test_training_is_deterministic_and_the_cache_is_keyed_by_the_data(tmp_path):
@@ -115,7 +118,7 @@ def test_the_combined_screen_is_never_below_the_rules_on_every_labelled_line():
 
 def test_the_frozen_round_meets_the_recall_target_and_the_crisis_false_alarm_target():
     """The first-contact figures of bench/RESULTS.md, as a floor: concern+ recall >= 0.90 and crisis false alarms
-    <= 0.05 (both met); concern+ false alarms were 0.200 against a target of 0.10 (not met), kept from rising."""
+    <= 0.05 (both met); concern+ false alarms were 0.175 against a target of 0.10 (not met), kept from rising."""
     report = evaluate(load_labelled(FROZEN))
     assert report["recall_concern_or_above"] >= 0.90
     assert report["false_alarm_rate"] <= 0.05
