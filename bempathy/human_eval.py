@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from bempathy.rating.items import HumanEvalError, resolve_evaluation
+from bempathy.rating.preferences import LOSSES, PreferenceFilters
 from bempathy.rating.service import RatingService
 from bempathy.rating.stats import summarize
 from bempathy.rating.tables import format_summary, summary_csv
@@ -30,7 +31,8 @@ from bempathy.storage.store import Store
 DESCRIPTION = """Human-evaluation admin commands.
 
   summary  per-model means with 95% intervals, win rate, agreement, rater checks
-  export   preference pairs (majority vote per item) as TRL conversational preference JSONL for DPO
+  export   preference data as TRL conversational JSONL: DPO pairs (majority vote per item) or KTO labels
+           (median scores); gold, simulated, tied and flagged raters' ratings out, each filter's count printed
   fold     move the rating journal into logs/HumanEvaluations.json now
   check    read every log without changing it; exit 0 if all is fine, 1 if repair is needed
   repair   back up each damaged log, salvage its records, quarantine bad journal lines; safe while the app runs
@@ -58,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", parents=[common, chosen], help="write DPO preference JSONL")
     export.add_argument("--output", type=Path, required=True, metavar="FILE", help="where to write the JSONL")
     export.add_argument("--pairs", type=Path, default=None, help="the pairs JSONL the ratings were collected on")
+    export.add_argument("--loss", choices=LOSSES, default="dpo", help="dpo pairs or kto labels (default: dpo)")
+    export.add_argument(
+        "--min-raters", type=int, default=1, metavar="N", help="an item (dpo) or answer (kto) needs N kept ratings"
+    )
+    export.add_argument("--keep-flagged", action="store_true", help="keep ratings by raters the quality checks flag")
+    export.add_argument("--include-simulated", action="store_true", help="count ratings marked simulated: true")
 
     commands.add_parser("fold", parents=[common], help="fold the rating journal into HumanEvaluations.json")
     commands.add_parser("check", parents=[common], help="report damaged logs without changing anything")
@@ -87,8 +95,16 @@ def _export(args: argparse.Namespace, store: Store) -> None:
     service = RatingService(store, experiment_id=args.experiment, evaluation_id=args.evaluation, pairs_path=args.pairs)
     if service.evaluation_id is None:
         raise HumanEvalError(f"no completed experiment with an evaluation in {store.logs_dir}")
-    rows = service.export_preferences(args.output)
-    print(f"{rows} preference pairs from evaluation {service.evaluation_id} written to {args.output}")
+    try:
+        filters = PreferenceFilters(
+            drop_flagged=not args.keep_flagged, include_simulated=args.include_simulated, min_raters=args.min_raters
+        )
+    except ValueError as error:
+        raise HumanEvalError(str(error)) from None
+    data = service.export_preferences(args.output, args.loss, filters)
+    what = "preference pairs" if args.loss == "dpo" else "labelled answers (KTO)"
+    print(f"{len(data.rows)} {what} from evaluation {service.evaluation_id} written to {args.output}")
+    print(data.report())
 
 
 def _fold(args: argparse.Namespace, store: Store) -> None:

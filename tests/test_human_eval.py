@@ -327,7 +327,7 @@ def _export_fixture(store: Store, tmp_path: Path) -> tuple[RatingService, list[d
     lease(svc, "r1", gold.item_id)
     assert svc.rate("r1", gold.item_id, (5, 5, 5), (1, 1, 1), "A")["ok"]
     out = tmp_path / "out" / "dpo.jsonl"
-    assert svc.export_preferences(out) == 1
+    assert len(svc.export_preferences(out).rows) == 1
     return svc, [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
 
 

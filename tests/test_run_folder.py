@@ -103,7 +103,7 @@ def test_a_run_trained_with_its_own_system_prompt_is_served_and_rated_with_it(cu
         letter = "A" if shown_order(rating.seed, item, "r1")[0] == "tuned" else "B"
         assert rating.rate("r1", item.item_id, (4, 4, 4), (2, 2, 2), letter)["ok"]
         export = out / "preferences.jsonl"
-        assert rating.export_preferences(export) == 1
+        assert len(rating.export_preferences(export).rows) == 1
         (row,) = [json.loads(line) for line in export.read_text(encoding="utf-8").splitlines()]
         assert row["prompt"][0] == {"role": "system", "content": CUSTOM_PROMPT}
     finally:

@@ -264,34 +264,3 @@ def load_gold(path: str | Path, evaluation_id: str | None) -> list[Item]:
         answers = {GOOD: _text(path, number, row, "good"), BAD: _text(path, number, row, "bad")}
         items.append(Item(make_item_id(evaluation_id, "gold:" + key, (GOOD, BAD)), prompt, answers, "gold", key))
     return items
-
-
-def preference_rows(items: dict[str, Item], records: list[dict]) -> list[dict]:
-    """TRL conversational preference rows, one per item whose A/B votes have a majority.
-
-    {"prompt": [system, user], "chosen": [assistant], "rejected": [assistant]}, with the system prompt the
-    answers were generated under. Ties, both_bad, gold ratings and evenly split items are left out.
-    """
-
-    votes: dict[str, dict[str, int]] = {}
-    for record in records:
-        item = items.get(record.get("item_id"))
-        if item is not None and record.get("gold") is None and record.get("preferred_variant") in item.answers:
-            tally = votes.setdefault(item.item_id, dict.fromkeys(item.variants, 0))
-            tally[record["preferred_variant"]] += 1
-    rows = []
-    for item_id, tally in votes.items():
-        item = items[item_id]
-        first, second = item.variants
-        if tally[first] == tally[second]:
-            continue
-        chosen, rejected = (first, second) if tally[first] > tally[second] else (second, first)
-        prompt = [{"role": "system", "content": item.system_prompt}, {"role": "user", "content": item.prompt}]
-        rows.append(
-            {
-                "prompt": prompt,
-                "chosen": [{"role": "assistant", "content": item.answers[chosen]}],
-                "rejected": [{"role": "assistant", "content": item.answers[rejected]}],
-            }
-        )
-    return rows

@@ -58,7 +58,6 @@ from bempathy.rating.items import (
     gold_outcome,
     load_gold,
     load_pairs,
-    preference_rows,
     resolve_evaluation,
     run_items,
     shown_order,
@@ -67,6 +66,7 @@ from bempathy.rating.items import (
 )
 from bempathy.rating.leases import GOLD_SLOT, Lease, LeaseBook
 from bempathy.rating.limits import RateLimit, RateLimiter
+from bempathy.rating.preferences import PreferenceData, PreferenceFilters, preference_data
 from bempathy.storage.log import write_atomic
 from bempathy.storage.store import Store
 from bempathy.text import bilingual
@@ -396,18 +396,17 @@ class RatingService:
 
     # ---- export and shutdown -----------------------------------------------------------------------
 
-    def export_preferences(self, path: str | Path) -> int:
-        """Write TRL's conversational preference JSONL (one row per item, majority of A/B votes); atomic.
-
-        Rows: {"prompt": [system, user], "chosen": [assistant], "rejected": [assistant]}, the system prompt
-        being the one the answers were generated under. Ties, both_bad, gold items and items whose A/B
-        votes split evenly are left out. Returns the number of rows.
-        """
+    def export_preferences(
+        self, path: str | Path, loss: str = "dpo", filters: PreferenceFilters | None = None
+    ) -> PreferenceData:
+        """Write TRL's conversational preference JSONL for ``loss`` (dpo: chosen/rejected pairs by majority vote;
+        kto: labelled single answers), atomically, after the filters of :mod:`bempathy.rating.preferences`
+        (their counts are in the result). The system prompt is the one the answers were generated under."""
         with self._lock:
             self._refresh()
-            rows = preference_rows(self.items, self.store.ratings.changes(None)[0])
-        write_atomic(Path(path), "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
-        return len(rows)
+            data = preference_data(loss, self.items, self.store.ratings.changes(None)[0], filters)
+        write_atomic(Path(path), "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in data.rows))
+        return data
 
     def close(self) -> None:
         """Fold the rating and lease journals into their JSON logs and stop their background threads."""

@@ -276,12 +276,13 @@ def _build_admin(ctx: AppContext, service: RatingService, queue: dict[str, Any])
             return "Refused: wrong or missing admin token.", None
         folder = tempfile.mkdtemp(prefix="bempathy-export-")
         pairs = os.path.join(folder, "preferences.jsonl")
-        n_pairs = service.export_preferences(pairs)
+        preferences = service.export_preferences(pairs)
         summary = summarize(service.store.ratings.all(), experiment_id=service.experiment_id)
         csv_path = os.path.join(folder, "human_scores.csv")
         with open(csv_path, "w", encoding="utf-8", newline="") as handle:
             handle.write(summary_csv(summary))
-        return f"Exported {summary['n_ratings']} ratings' summary and {n_pairs} preference pairs.", [csv_path, pairs]
+        done = f"Exported {summary['n_ratings']} ratings' summary and {len(preferences.rows)} preference pairs"
+        return f"{done} ({'; '.join(preferences.report().splitlines())}).", [csv_path, pairs]
 
     switch.click(switch_experiment, [token, experiment], [admin_result], api_visibility="private", **queue)
     export.click(export_files, [token], [admin_result, files], api_visibility="private", **queue)

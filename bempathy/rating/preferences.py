@@ -1,0 +1,163 @@
+"""Preference data from the crowd for a DPO or KTO stage: which ratings count, and how many each filter removed.
+
+Why a module of its own: a preference model learns whatever the rows say, so the rows must say only what raters
+agreed on. Gold items (quality checks), simulated ratings, ties and "both bad", and raters the existing checks
+flag (failed gold, constant scores, too fast: :mod:`bempathy.rating.stats`) are left out before counting votes;
+an item then needs at least ``min_raters`` A/B votes and a strict majority. Every filter's count is kept, so the
+export can say what it removed instead of silently shrinking the data.
+
+DPO rows: TRL's conversational preference format, ``{"prompt": [system, user], "chosen": [assistant],
+"rejected": [assistant]}``. KTO rows: ``{"prompt": [system, user], "completion": [assistant], "label": bool}``,
+one per answer whose per-criterion median score over the kept raters is at least ``desirable_at`` on every
+criterion (True) or at most ``undesirable_at`` on every criterion (False); answers in between are left out.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from statistics import median
+
+from bempathy.rating.items import CRITERIA_NAMES, Item
+from bempathy.rating.stats import summarize
+
+LOSSES = ("dpo", "kto")
+
+
+@dataclass(frozen=True)
+class PreferenceFilters:
+    """What a rating must pass to become preference data (defaults: the strict, documented choice)."""
+
+    drop_flagged: bool = True  # raters flagged by the gold / constant-score / speed checks
+    include_simulated: bool = False  # ratings marked ``simulated: true`` are never counted as human by default
+    min_raters: int = 1  # an item needs at least this many kept A/B votes (the agreement filter)
+    desirable_at: int = 4  # KTO: every criterion's median at or above this -> desirable
+    undesirable_at: int = 2  # KTO: every criterion's median at or below this -> undesirable
+
+    def __post_init__(self) -> None:
+        if self.min_raters < 1:
+            raise ValueError("min_raters must be 1 or more")
+        if not 1 <= self.undesirable_at < self.desirable_at <= 5:
+            raise ValueError("need 1 <= undesirable_at < desirable_at <= 5")
+
+
+@dataclass
+class PreferenceData:
+    """The rows, and what each filter removed (ratings for rating filters, items or answers for the others)."""
+
+    loss: str
+    rows: list[dict]
+    removed: Counter = field(default_factory=Counter)
+    kept_ratings: int = 0
+
+    def report(self) -> str:
+        """One line per filter that removed anything, for the command's output."""
+        names = {
+            "other_item": "ratings of items not in this evaluation",
+            "gold": "gold (quality-check) ratings",
+            "simulated": "simulated ratings",
+            "flagged_rater": "ratings by flagged raters",
+            "no_preference": "ties and 'both bad'",
+            "too_few_raters": "items with fewer kept votes than --min-raters",
+            "no_majority": "items whose votes split evenly",
+            "in_between": "answers neither desirable nor undesirable",
+        }
+        lines = [f"{self.kept_ratings} ratings kept"]
+        lines += [f"removed {self.removed[key]} {text}" for key, text in names.items() if self.removed[key]]
+        return "\n".join(lines)
+
+
+def _prompt(item: Item) -> list[dict]:
+    return [{"role": "system", "content": item.system_prompt}, {"role": "user", "content": item.prompt}]
+
+
+def _kept(
+    items: dict[str, Item], records: list[dict], filters: PreferenceFilters, removed: Counter
+) -> list[tuple[Item, dict]]:
+    """The (item, rating) pairs that pass the rating filters; each removal counted under its reason."""
+    human = [r for r in records if filters.include_simulated or not r.get("simulated")]
+    flagged = set(summarize(human)["flagged_raters"]) if filters.drop_flagged else set()
+    kept = []
+    for record in records:
+        item = items.get(record.get("item_id"))
+        if item is None:
+            removed["other_item"] += 1
+        elif record.get("gold") is not None or item.kind == "gold":
+            removed["gold"] += 1
+        elif record.get("simulated") and not filters.include_simulated:
+            removed["simulated"] += 1
+        elif str(record.get("rater_id")) in flagged:
+            removed["flagged_rater"] += 1
+        else:
+            kept.append((item, record))
+    return kept
+
+
+def dpo_rows(items: dict[str, Item], records: list[dict], filters: PreferenceFilters | None = None) -> PreferenceData:
+    """One chosen/rejected row per item whose kept A/B votes reach ``min_raters`` and have a strict majority."""
+    filters = filters or PreferenceFilters()
+    data = PreferenceData("dpo", [])
+    votes: dict[str, Counter] = {}
+    for item, record in _kept(items, records, filters, data.removed):
+        if record.get("preferred_variant") not in item.answers:
+            data.removed["no_preference"] += 1
+            continue
+        data.kept_ratings += 1
+        votes.setdefault(item.item_id, Counter())[record["preferred_variant"]] += 1
+    for item_id, tally in votes.items():
+        item = items[item_id]
+        first, second = item.variants
+        if tally[first] + tally[second] < filters.min_raters:
+            data.removed["too_few_raters"] += 1
+        elif tally[first] == tally[second]:
+            data.removed["no_majority"] += 1
+        else:
+            chosen, rejected = (first, second) if tally[first] > tally[second] else (second, first)
+            data.rows.append(
+                {
+                    "prompt": _prompt(item),
+                    "chosen": [{"role": "assistant", "content": item.answers[chosen]}],
+                    "rejected": [{"role": "assistant", "content": item.answers[rejected]}],
+                }
+            )
+    return data
+
+
+def kto_rows(items: dict[str, Item], records: list[dict], filters: PreferenceFilters | None = None) -> PreferenceData:
+    """One labelled row per answer with at least ``min_raters`` kept scores whose medians are all high or low."""
+    filters = filters or PreferenceFilters()
+    data = PreferenceData("kto", [])
+    scores: dict[tuple[str, str], list[dict]] = {}
+    for item, record in _kept(items, records, filters, data.removed):
+        data.kept_ratings += 1
+        for variant, by_criterion in (record.get("scores") or {}).items():
+            if variant in item.answers and isinstance(by_criterion, dict):
+                scores.setdefault((item.item_id, variant), []).append(by_criterion)
+    for (item_id, variant), given in scores.items():
+        complete = [s for s in given if all(isinstance(s.get(c), int) for c in CRITERIA_NAMES)]
+        if len(complete) < filters.min_raters:
+            data.removed["too_few_raters"] += 1
+            continue
+        medians = [median(s[c] for s in complete) for c in CRITERIA_NAMES]
+        if all(m >= filters.desirable_at for m in medians):
+            label = True
+        elif all(m <= filters.undesirable_at for m in medians):
+            label = False
+        else:
+            data.removed["in_between"] += 1
+            continue
+        item = items[item_id]
+        completion = [{"role": "assistant", "content": item.answers[variant]}]
+        data.rows.append({"prompt": _prompt(item), "completion": completion, "label": label})
+    return data
+
+
+def preference_data(
+    loss: str, items: dict[str, Item], records: list[dict], filters: PreferenceFilters | None = None
+) -> PreferenceData:
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+    return (dpo_rows if loss == "dpo" else kto_rows)(items, records, filters)
+
+
+__all__ = ["LOSSES", "PreferenceData", "PreferenceFilters", "dpo_rows", "kto_rows", "preference_data"]
