@@ -82,7 +82,8 @@ def test_a_cached_model_whose_hash_does_not_match_is_refused(tmp_path):
 @pytest.mark.parametrize(
     ("rows", "message"),
     [
-        ([{"text": "x", "level": "maybe"}], r"train\.jsonl:1: needs a string 'text' and a 'level'"),
+        ([{"text": "x", "level": "maybe"}], r"train\.jsonl:1: 'level' must be one of"),
+        ([{"text": "x", "crisis": True}], "labelled line 1 needs a 'level'"),
         ([{"text": "x", "level": "none"}, {"text": "y", "level": "crisis"}], "no line labelled concern"),
     ],
 )

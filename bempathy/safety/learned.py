@@ -33,6 +33,7 @@ from filelock import FileLock
 
 from bempathy.paths import PROJECT_DIR, cache_root
 from bempathy.safety import lexicon as lex
+from bempathy.safety.labelled import load_labelled
 from bempathy.safety.levels import LEVELS, Level
 
 TRAIN_FILE = PROJECT_DIR / "data" / "safety" / "train.jsonl"
@@ -70,20 +71,15 @@ def read_training(path: Path = TRAIN_FILE) -> tuple[list[str], list[str], bytes]
     """(texts, levels, raw bytes) of a ``{"text", "level"}`` JSONL file; ClassifierError names a wrong line."""
     try:
         raw = path.read_bytes()
+        records = load_labelled(path)
     except OSError as error:
         raise ClassifierError(f"{path}: cannot read the classifier's training data: {error.strerror}") from None
-    texts, labels = [], []
-    for number, line in enumerate(raw.decode("utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ClassifierError(f"{path}:{number}: not valid JSON ({error.msg})") from None
-        if not isinstance(record, dict) or not isinstance(record.get("text"), str) or record.get("level") not in LEVELS:
-            raise ClassifierError(f"{path}:{number}: needs a string 'text' and a 'level' ({', '.join(LEVELS)})")
-        texts.append(record["text"])
-        labels.append(record["level"])
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ClassifierError(" ".join(str(error).split())) from None
+    unlevelled = next((n for n, r in enumerate(records, 1) if "level" not in r), None)
+    if unlevelled is not None:
+        raise ClassifierError(f"{path}: labelled line {unlevelled} needs a 'level' ({', '.join(LEVELS)})")
+    texts, labels = [r["text"] for r in records], [r["level"] for r in records]
     missing = set(LEVELS) - set(labels)
     if missing:
         raise ClassifierError(f"{path}: no line labelled {', '.join(sorted(missing))}")
