@@ -196,11 +196,16 @@ def main(argv: list[str] | None = None) -> int:
     from bempathy.hardware import set_serving_threads
     from bempathy.rating.items import HumanEvalError
     from bempathy.runs import ModelLoadError
-    from bempathy.safety.learned import ClassifierError
-    from bempathy.safety.policy import SafetyConfigError
+    from bempathy.safety.lexicon_yaml import LexiconError  # light: the lexicon itself is read by the imports below
     from bempathy.serve.plan import serving_threads
     from bempathy.storage.log import StoreCorruptError
 
+    try:
+        from bempathy.safety.learned import ClassifierError
+        from bempathy.safety.policy import SafetyConfigError
+    except LexiconError as error:  # a mistake in configs/safety_lexicon/: one line, as for the errors below
+        print(f"app.py: error: {error}", file=sys.stderr)
+        return 2
     try:
         demo, ctx, args = build(args)
     except (ModelLoadError, SafetyConfigError, ClassifierError, StoreCorruptError, HumanEvalError) as error:

@@ -32,6 +32,7 @@ from typing import Any
 from filelock import FileLock
 
 from bempathy.paths import PROJECT_DIR, cache_root
+from bempathy.safety import folding, romanised
 from bempathy.safety import lexicon as lex
 from bempathy.safety.labelled import load_labelled
 from bempathy.safety.levels import LEVELS, Level
@@ -87,9 +88,13 @@ def read_training(path: Path = TRAIN_FILE) -> tuple[list[str], list[str], bytes]
 
 
 def fingerprint(raw: bytes, recipe: Recipe = RECIPE) -> str:
+    """Hash of what decides the fitted model: the data, the recipe, scikit-learn, and the folding code that makes
+    the text it reads (a changed fold would otherwise be served with a model fitted on the old one)."""
     import sklearn
 
     digest = hashlib.sha256(raw)
+    for module in (folding, romanised):
+        digest.update(Path(module.__file__).read_bytes())
     digest.update(json.dumps(asdict(recipe), sort_keys=True).encode())
     digest.update(sklearn.__version__.encode())
     return digest.hexdigest()[:16]

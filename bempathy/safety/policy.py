@@ -3,11 +3,13 @@ help texts and thresholds from ``configs/safety.yaml``."""
 
 from __future__ import annotations
 
+import copy
 import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
+from functools import cache, partial
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,6 @@ from typing import Any
 import yaml
 
 from bempathy.safety import learned
-from bempathy.safety import lexicon as lex
 from bempathy.safety.detect import CATEGORIES, DEFAULT_CONFIG, Assessment, _advice, assess_turns, check_answer
 from bempathy.safety.levels import LEVELS
 from bempathy.text import bengali_share, words
@@ -29,44 +30,74 @@ class SafetyConfigError(ValueError):
 
 _FALLBACK_KEYS = (*CATEGORIES, "someone_else", "default")
 _TEXT_KEYS = ("help_title", "help_english", "help_other", "concern_line")
+_SUB_KEYS = {"fallbacks": _FALLBACK_KEYS, "advice_pointers": ("medical", "legal")}
+
+
+def _default(key: str) -> Any:
+    """A field's default: its value in configs/safety.yaml (the only home of the help texts), a fresh copy."""
+    return copy.deepcopy(_defaults_from(DEFAULT_CONFIG)[key])
 
 
 @dataclass
 class SafetyConfig:
-    """Help block text and numbers, fallbacks per category, advice pointers, answer usability thresholds."""
+    """Help block text and numbers, fallbacks per category, advice pointers, answer usability thresholds.
 
-    help_title: str = lex.DEFAULT_HELP_TITLE
-    help_numbers: list[dict[str, str]] = field(default_factory=lambda: [dict(n) for n in lex.DEFAULT_HELP_NUMBERS])
-    help_lines: list[str] = field(default_factory=lambda: list(lex.DEFAULT_HELP_LINES))
-    help_english: str = lex.DEFAULT_HELP_ENGLISH
-    help_other: str = lex.DEFAULT_HELP_OTHER  # the help block when someone else is at risk
-    concern_line: str = lex.DEFAULT_CONCERN_LINE  # after the answer to a "concern" message
-    fallbacks: dict[str, str] = field(default_factory=lambda: dict(lex.DEFAULT_FALLBACKS))
-    advice_pointers: dict[str, str] = field(default_factory=lambda: dict(lex.DEFAULT_ADVICE_POINTERS))
-    min_answer_letters: int = 30
-    min_bengali_share: float = 0.5
+    Every default comes from ``configs/safety.yaml``, read once; without that file, or with a key missing from
+    it, making a config is a one-line :class:`SafetyConfigError`.
+    """
+
+    help_title: str = field(default_factory=partial(_default, "help_title"))
+    help_numbers: list[dict[str, str]] = field(default_factory=partial(_default, "help_numbers"))
+    help_lines: list[str] = field(default_factory=partial(_default, "help_lines"))
+    help_english: str = field(default_factory=partial(_default, "help_english"))
+    help_other: str = field(default_factory=partial(_default, "help_other"))  # when someone else is at risk
+    concern_line: str = field(default_factory=partial(_default, "concern_line"))  # after a "concern" answer
+    fallbacks: dict[str, str] = field(default_factory=partial(_default, "fallbacks"))
+    advice_pointers: dict[str, str] = field(default_factory=partial(_default, "advice_pointers"))
+    min_answer_letters: int = field(default_factory=partial(_default, "min_answer_letters"))
+    min_bengali_share: float = field(default_factory=partial(_default, "min_bengali_share"))
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> SafetyConfig:
-        """Read a YAML config; None -> configs/safety.yaml, or the built-in defaults when that file is absent."""
-        if path is None and not DEFAULT_CONFIG.exists():
-            return cls()
+        """Read a YAML config over the defaults (None: configs/safety.yaml itself); a mapping may override one text."""
         path = Path(path) if path is not None else DEFAULT_CONFIG
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as error:
-            raise SafetyConfigError(f"{path}: cannot read: {error.strerror or error}") from error
-        except yaml.YAMLError as error:
-            raise SafetyConfigError(f"{path}: not valid YAML: {' '.join(str(error).split())}") from error
-        if raw is None:
+        defaults = _defaults_from(DEFAULT_CONFIG)
+        if path == DEFAULT_CONFIG:
             return cls()
-        if not isinstance(raw, dict):
-            raise SafetyConfigError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
-        return cls(**{k: _checked(path, k, v) for k, v in raw.items()})
+        return cls(**{k: _checked(path, k, v, defaults) for k, v in _read(path).items()})
 
 
-def _checked(path: Path, key: Any, value: Any) -> Any:
-    """Validate one top-level key; mappings are merged over the defaults so a config may override one text."""
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise SafetyConfigError(f"{path}: cannot read: {error.strerror or error}") from error
+    except yaml.YAMLError as error:
+        raise SafetyConfigError(f"{path}: not valid YAML: {' '.join(str(error).split())}") from error
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise SafetyConfigError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    return raw
+
+
+@cache
+def _defaults_from(path: Path) -> dict[str, Any]:
+    """The defaults file, read and checked once: every key required, with every fallback and advice pointer."""
+    raw = _read(path)
+    values = {k: _checked(path, k, v, {}) for k, v in raw.items()}
+    for f in fields(SafetyConfig):
+        if f.name not in values:
+            raise SafetyConfigError(f"{path}: key {f.name!r} is missing (this file holds every default)")
+    for key, subs in _SUB_KEYS.items():
+        for sub in subs:
+            if sub not in values[key]:
+                raise SafetyConfigError(f"{path}: key '{key}.{sub}' is missing (this file holds every default)")
+    return values
+
+
+def _checked(path: Path, key: Any, value: Any, defaults: dict[str, Any]) -> Any:
+    """Validate one top-level key; mappings are merged over ``defaults`` so a config may override one text."""
     where = f"{path}: key {key!r}"
     names = {f.name for f in fields(SafetyConfig)}
     if key not in names:
@@ -88,9 +119,8 @@ def _checked(path: Path, key: Any, value: Any) -> Any:
         if not ok or not all(isinstance(v["label"], str) and isinstance(v["number"], str | int) for v in value):
             raise SafetyConfigError(f"{where}: expected a non-empty list of {{label: text, number: text}}")
         return [{"label": v["label"].strip(), "number": str(v["number"]).strip()} for v in value]
-    if key in ("fallbacks", "advice_pointers"):
-        allowed = _FALLBACK_KEYS if key == "fallbacks" else ("medical", "legal")
-        defaults = getattr(SafetyConfig(), key)
+    if key in _SUB_KEYS:
+        allowed = _SUB_KEYS[key]
         if not isinstance(value, dict):
             raise SafetyConfigError(f"{where}: expected a mapping of {', '.join(allowed)}")
         for sub, text in value.items():
@@ -98,7 +128,7 @@ def _checked(path: Path, key: Any, value: Any) -> Any:
                 raise SafetyConfigError(f"{where}.{sub}: unknown key (known: {', '.join(allowed)})")
             if not isinstance(text, str) or not text.strip():
                 raise SafetyConfigError(f"{where}.{sub}: expected non-empty text, got {type(text).__name__}")
-        return {**defaults, **{k: v.strip() for k, v in value.items()}}
+        return {**defaults.get(key, {}), **{k: v.strip() for k, v in value.items()}}
     if key == "min_answer_letters":
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise SafetyConfigError(f"{where}: expected a non-negative integer, got {value!r}")
