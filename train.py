@@ -2,9 +2,11 @@
 
     python train.py --config configs/tiny-cpu.yaml --output-dir runs/tiny            # everything
     python train.py --config configs/llama31-8b-qlora.yaml --data "PATH/corpus.csv" --stage train
+    python train.py --stage preference --from_run runs/tiny --preferences prefs.jsonl --preference_loss dpo
 
 Each stage runs the stages it needs first when their output is missing: `--stage train` on an empty output
-dir prepares the data first; `--stage evaluate` trains first if there is no adapter.
+dir prepares the data first; `--stage evaluate` trains first if there is no adapter. `--stage preference`
+trains DPO or KTO on top of a trained run and writes a new run folder (default: FROM_RUN-dpo or FROM_RUN-kto).
 """
 
 from __future__ import annotations
@@ -87,12 +89,44 @@ def evaluate(config, store=None):
     return run_evaluation(config, store)  # returns None on ranks other than 0: evaluation runs once
 
 
-STAGES = {"prepare": prepare, "train": train, "evaluate": evaluate}
+def preference(config, store=None):
+    """DPO or KTO from rated answers (--preferences) on top of a trained run (--from_run)."""
+    from bempathy.train.preference import PreferenceTrainer
+
+    result = PreferenceTrainer(config, store).train()
+    if result.experiment_id is not None:
+        metrics = "".join(f"  {key:<19}{value:.4f}\n" for key, value in result.final_metrics.items())
+        print(
+            f"\nPreference training ({config.preference.preference_loss}) done\n"
+            f"  experiment         {result.experiment_id}\n"
+            f"  adapter            {result.adapter_dir}\n"
+            f"  train loss         {result.train_loss:.4f}\n"
+            f"{metrics}"
+            f"  steps              {result.global_step}   ({result.rows} rows, longest {result.max_length} tokens, "
+            "untruncated)\n"
+            f"  time               {result.runtime_s:.1f} s   peak memory {result.peak_memory_mb:.0f} MiB\n"
+        )
+    return result
+
+
+STAGES = {"prepare": prepare, "train": train, "evaluate": evaluate, "preference": preference}
+
+
+def _command_line_value(argv: list[str], name: str) -> str | None:
+    """The value of --name (or its dashed spelling) on the command line itself, not from a preset."""
+    spellings = {f"--{name}", f"--{name.replace('_', '-')}"}
+    for i, arg in enumerate(argv):
+        if arg in spellings and i + 1 < len(argv):
+            return argv[i + 1]
+        if "=" in arg and arg.split("=", 1)[0] in spellings:
+            return arg.split("=", 1)[1]
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    preimport_unsloth(argv)
+    if _command_line_value(argv, "stage") != "preference":  # the preference stage trains with PEFT, never Unsloth
+        preimport_unsloth(argv)
 
     from bempathy.config import ConfigError, make_parser, parse_config
     from bempathy.data.read import DataError
@@ -101,6 +135,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         config = parse_config(argv, make_parser(prog="train.py", description=DESCRIPTION))
+        if config.run.stage == "preference" and _command_line_value(argv, "output_dir") is None:
+            from bempathy.train.preference import default_output_dir
+
+            # A preset's output_dir is the SFT run's folder: a preference run gets its own folder next to it.
+            preference_args = config.preference
+            config.train.output_dir = default_output_dir(preference_args.from_run, preference_args.preference_loss)
         if config.run.stage == "prepare":
             ensure_prepared(config, force=True)
             return 0

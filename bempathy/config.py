@@ -27,7 +27,27 @@ from bempathy.paths import CONFIGS_DIR
 
 LLAMA31_8B_INSTRUCT = "meta-llama/Llama-3.1-8B-Instruct"
 LLAMA_PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-STAGES = ("prepare", "train", "evaluate", "all")
+STAGES = ("prepare", "train", "evaluate", "all", "preference")
+PREFERENCE_LOSSES = ("dpo", "kto")
+# The loss types TRL 1.16's DPOTrainer implements (DPOConfig.loss_type's help; trl/trainer/dpo_trainer.py). TRL itself
+# checks the name only at the first training step, after the model has loaded: --dpo_loss_type checks it up front.
+DPO_LOSS_TYPES = (
+    "sigmoid",
+    "hinge",
+    "ipo",
+    "exo_pair",
+    "nca_pair",
+    "robust",
+    "bco_pair",
+    "sppo_hard",
+    "aot",
+    "aot_unpaired",
+    "apo_zero",
+    "apo_down",
+    "discopop",
+    "sft",
+    "sigmoid_norm",
+)
 
 
 class ConfigError(ValueError):
@@ -114,7 +134,8 @@ class RunArguments:
     stage: str = field(
         default="all",
         metadata={
-            "help": "prepare: clean and split the data; train: fine-tune; evaluate: score base vs tuned; all. "
+            "help": "prepare: clean and split the data; train: fine-tune; evaluate: score base vs tuned; all (these "
+            "three); preference: DPO or KTO on top of a trained run (--from_run, --preferences). "
             "A stage runs the stages it needs first when their output is missing.",
             "choices": list(STAGES),
         },
@@ -139,6 +160,48 @@ class RunArguments:
     )
     logs_dir: str | None = field(
         default=None, metadata={"help": "TinyDB logs folder (default: $BEMPATHY_LOGS_DIR or ./logs)."}
+    )
+
+
+@dataclass
+class PreferenceArguments:
+    """The preference stage: DPO or KTO from rated answers, starting from (and anchored to) a trained run.
+
+    Its own learning rate and length of training because the SFT values are wrong here: preference training wants
+    a learning rate orders of magnitude smaller (TRL's default is 1e-6) and usually one pass over a small set of
+    pairs. Batch size, precision, seed and logging come from the training options (a DPO row is two sequences,
+    chosen and rejected). The base model and the system prompt are the run's own, read from its folder.
+    """
+
+    from_run: str | None = field(
+        default=None,
+        metadata={
+            "help": "The trained run folder (train.py --output-dir) whose adapter is the start and the reference."
+        },
+    )
+    preferences: str | None = field(
+        default=None,
+        metadata={"help": "Preference rows (JSONL) from `python -m bempathy.human_eval export --loss dpo|kto`."},
+    )
+    preference_loss: str = field(
+        default="dpo",
+        metadata={
+            "help": "dpo: chosen/rejected pairs (TRL's DPOTrainer); kto: answers labelled good or bad (KTOTrainer).",
+            "choices": list(PREFERENCE_LOSSES),
+        },
+    )
+    dpo_loss_type: str = field(
+        default="sigmoid",
+        metadata={"help": "TRL's DPO loss (sigmoid: the original DPO).", "choices": list(DPO_LOSS_TYPES)},
+    )
+    beta: float = field(
+        default=0.1,
+        metadata={"help": "How far the policy may move from the reference (the run's own model): higher is closer."},
+    )
+    preference_learning_rate: float = field(default=1e-6, metadata={"help": "Learning rate of the preference stage."})
+    preference_epochs: float = field(default=1.0, metadata={"help": "Passes over the preference rows."})
+    preference_max_steps: int = field(
+        default=-1, metadata={"help": "Stop after this many steps (-1: preference_epochs decides)."}
     )
 
 
@@ -190,7 +253,7 @@ class LoraModelConfig(ModelConfig):
     )
 
 
-CONFIG_CLASSES = (RunArguments, DataArguments, EvalArguments, TrainConfig, LoraModelConfig)
+CONFIG_CLASSES = (RunArguments, DataArguments, EvalArguments, PreferenceArguments, TrainConfig, LoraModelConfig)
 
 
 @dataclass
@@ -203,6 +266,7 @@ class Config:
     train: TrainConfig
     model: LoraModelConfig
     preset: str | None = None
+    preference: PreferenceArguments = field(default_factory=PreferenceArguments)
 
 
 # configs/ also holds the app's safety policy, which is not a training preset.
@@ -306,7 +370,7 @@ def parse_config(args: Sequence[str] | None = None, parser: TrlParser | None = N
     if preset is not None:
         check_preset(parser, preset)
     try:
-        run, data, evaluation, train, model = parser.parse_args_and_config(args)
+        run, data, evaluation, preference, train, model = parser.parse_args_and_config(args)
     except ValueError as error:
         raise ConfigError(str(error).splitlines()[0]) from None
-    return Config(run=run, data=data, eval=evaluation, train=train, model=model, preset=preset)
+    return Config(run=run, data=data, eval=evaluation, train=train, model=model, preset=preset, preference=preference)

@@ -111,7 +111,7 @@ def test_help_lists_presets_and_override_syntax():
     done = subprocess.run([sys.executable, "train.py", "--help"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0
     assert "configs/tiny-cpu.yaml" in done.stdout and "configs/llama31-8b-qlora.yaml" in done.stdout
-    assert "--stage {prepare,train,evaluate,all}" in done.stdout
+    assert "--stage {prepare,train,evaluate,all,preference}" in done.stdout
     assert "the command line wins" in done.stdout
 
 

@@ -1,0 +1,331 @@
+"""The preference stage: DPO or KTO on top of a trained run, from rated answers (``train.py --stage preference``).
+
+What it guarantees:
+- the policy starts from the run's adapter and the reference *is* the run's model: the adapter is loaded trainable
+  and no ``peft_config`` is passed, so TRL (1.16) copies it into a frozen ``ref`` adapter. A ``peft_config`` on the
+  bare base would make the untuned base the reference instead;
+- the rows are checked before anything loads: the chosen loss's schema (naming the line), not empty, and for DPO
+  every user turn comes from the run's own prepared data (``DIR/data/*.jsonl``);
+- no truncation: ``max_length`` is the longest row's token count (TRL's default 1024 cuts silently), and TRL's own
+  tokenisation is checked against it before training;
+- nothing is written until every check has passed and the trainer is built; the output folder then has a run's
+  layout (``OUT/adapter`` with the tokenizer and ``bempathy_config.json``, ``OUT/experiment.json``), so
+  ``app.py --run OUT`` serves it;
+- one ``LLAMAExperiments`` record: ``stage: "preference"``, ``parent_experiment``, the rows' sha256 and count, the
+  loss history with TRL's reward metrics, the training loss and the last logged reward margin and accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from accelerate import PartialState
+
+from bempathy.config import Config, ConfigError
+from bempathy.data.read import DataError
+from bempathy.hardware import describe as hardware
+from bempathy.hardware import is_main_process, peak_memory_mb, release_memory
+from bempathy.model.tokenizer import load_tokenizer
+from bempathy.runs import ModelLoadError, RunFolder
+from bempathy.serve.plan import ModelPlan, plan_from_run
+from bempathy.storage.log import utc_now
+from bempathy.storage.store import Store
+from bempathy.train.callbacks import LOGGED_KEYS, ExperimentLogCallback
+from bempathy.train.finetuner import check_gpu_processes, keep_trainable_fp32
+from bempathy.train.preference_rows import PreferenceRows, check_prompts_in_corpus, longest_row, read_preferences
+from bempathy.train.strategies import PeftStrategy
+
+# TRL's reward metrics, logged next to the loss (DPO: margin and accuracy; KTO: kl too).
+REWARD_KEYS = ("rewards/margins", "rewards/accuracies", "rewards/chosen", "rewards/rejected", "kl")
+# Training options the preference stage takes from the run's training options: hardware, batch, optimiser, logging.
+CARRIED_TRAINING_ARGS = (
+    "per_device_train_batch_size",
+    "per_device_eval_batch_size",
+    "gradient_accumulation_steps",
+    "gradient_checkpointing",
+    "gradient_checkpointing_kwargs",
+    "bf16",
+    "fp16",
+    "use_cpu",
+    "seed",
+    "logging_steps",
+    "dataloader_num_workers",
+    "dataloader_pin_memory",
+    "report_to",
+    "optim",
+    "weight_decay",
+    "max_grad_norm",
+    "warmup_steps",
+    "lr_scheduler_type",
+)
+
+
+def default_output_dir(from_run: str | None, loss: str) -> str | None:
+    """``DIR-dpo`` next to the run: a preset's output_dir names the SFT run, which must not be overwritten."""
+    return f"{str(from_run).rstrip('/')}-{loss}" if from_run else None
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    return json.loads(json.dumps(obj, default=str))
+
+
+class PreferenceLogCallback(ExperimentLogCallback):
+    """The loss history with TRL's reward metrics, and a log at the last step (TRL's metrics of a partial logging
+    window would otherwise never reach the log)."""
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= state.max_steps:
+            control.should_log = True
+        return control
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs or "loss" not in logs:
+            return
+        entry = {"step": state.global_step, **{k: logs[k] for k in (*LOGGED_KEYS, *REWARD_KEYS) if k in logs}}
+        self.store.experiments.append(self.experiment_id, "loss_history", [entry])
+
+
+@dataclass
+class PreferenceResult:
+    experiment_id: str | None
+    adapter_dir: Path
+    train_loss: float
+    global_step: int
+    rows: int
+    max_length: int
+    final_metrics: dict[str, float]
+    runtime_s: float
+    peak_memory_mb: float
+
+
+class PreferenceTrainer:
+    """DPO or KTO from ``--from_run``'s adapter on ``--preferences``, written to ``--output_dir``."""
+
+    def __init__(self, config: Config, store: Store | None = None) -> None:
+        self.config = config
+        self.args = config.preference
+        self.store = store if store is not None else Store(config.run.logs_dir)
+        self.experiment_id: str | None = None
+
+    # -- checks (nothing is loaded or written before they pass)
+    def check(self) -> tuple[RunFolder, ModelPlan, PreferenceRows]:
+        args = self.args
+        if not args.from_run:
+            raise ConfigError("--stage preference needs --from_run DIR (a trained run folder)")
+        if not args.preferences:
+            raise ConfigError(
+                "--stage preference needs --preferences FILE.jsonl (python -m bempathy.human_eval export --loss "
+                f"{args.preference_loss})"
+            )
+        sft = RunFolder(Path(args.from_run))
+        self.output = RunFolder(Path(self.config.train.output_dir))
+        if self.output.path.resolve() == sft.path.resolve():
+            raise ConfigError(
+                f"--output_dir is the --from_run folder {sft.path}: the preference adapter would replace the adapter "
+                "it starts from; choose another folder"
+            )
+        plan = plan_from_run(sft.path)  # the app's own check of a run folder: an adapter and a known base
+        data = read_preferences(args.preferences, args.preference_loss)
+        if args.preference_loss == "dpo":
+            check_prompts_in_corpus(data, sft)
+            if data.prompt_splits.get("test"):
+                print(
+                    f"bempathy: note: {data.prompt_splits['test']} of {len(data.rows)} preference prompts are in "
+                    f"{sft.split_path('test')}: scored on that split, the preference model is not scored on held-out "
+                    "prompts"
+                )
+        return sft, plan, data
+
+    def _model_args(self, plan: ModelPlan, saved: dict[str, Any]):
+        """The run's base exactly as it was trained (name, revision, dtype, 4-bit), recorded with the experiment."""
+        m = self.config.model
+        for key, value in (saved.get("model") or {}).items():
+            if hasattr(m, key):
+                setattr(m, key, value)
+        m.model_name_or_path, m.load_in_4bit = plan.base, plan.load_in_4bit
+        return m
+
+    def _training_args(self, max_length: int):
+        from trl import DPOConfig, KTOConfig
+
+        args, train = self.args, self.config.train
+        common = {name: getattr(train, name) for name in CARRIED_TRAINING_ARGS}
+        common.update(
+            output_dir=str(self.output.path),
+            learning_rate=args.preference_learning_rate,
+            num_train_epochs=args.preference_epochs,
+            max_steps=args.preference_max_steps,
+            beta=args.beta,
+            max_length=max_length,
+            eval_strategy="no",
+            save_strategy="no",  # the adapter is saved once, at the end, without TRL's frozen copy
+        )
+        if args.preference_loss == "dpo":
+            return DPOConfig(**common, loss_type=[args.dpo_loss_type])
+        return KTOConfig(**common)  # TRL's sequential sampling: its KL pairs are neighbours in a fixed order
+
+    def build_trainer(self):
+        """Check, load the run's model with its adapter trainable, and build TRL's trainer; nothing trained yet."""
+        from peft import PeftModel
+        from trl import DPOTrainer, KTOTrainer
+
+        sft, plan, data = self.check()
+        check_gpu_processes(bool(self.config.train.use_cpu))
+        self.sft, self.data = sft, data
+        saved = sft.config()
+        tokenizer = load_tokenizer(str(sft.adapter_dir))
+        longest = longest_row(data, tokenizer)
+        cap = self.config.train.max_length
+        if cap is not None and longest > cap:
+            raise DataError(
+                f"{data.path}: a row has {longest} tokens but max_length is {cap}: preference rows are never "
+                "truncated; raise max_length or leave those rows out"
+            )
+        training_args = self._training_args(longest)
+        strategy = PeftStrategy(self._model_args(plan, saved), self.config.train)
+        try:
+            base = strategy.load(max_seq_length=longest).model
+            model = PeftModel.from_pretrained(base, str(sft.adapter_dir), is_trainable=True)
+        except OSError as error:
+            raise ModelLoadError(
+                f"cannot load {plan.base} with {sft.adapter_dir}: {str(error).splitlines()[0]}"
+            ) from None
+        from datasets import Dataset
+
+        trainer_class = DPOTrainer if data.loss == "dpo" else KTOTrainer
+        try:
+            # No peft_config: TRL copies the loaded adapter into a frozen "ref" adapter, so the reference is this run.
+            trainer = trainer_class(
+                model=model, args=training_args, train_dataset=Dataset.from_list(data.rows), processing_class=tokenizer
+            )
+        except ValueError as error:  # TRL's checks of its own settings (e.g. a loss that needs another option)
+            raise ConfigError(f"TRL refused the preference settings: {str(error).splitlines()[0]}") from None
+        self._check_untruncated(trainer, longest)
+        if training_args.fp16:
+            # As in SFT: TRL casts a quantised model's LoRA weights to bf16, which the fp16 GradScaler cannot unscale.
+            keep_trainable_fp32(trainer.model)
+        self.trainer, self.tokenizer, self.strategy, self.saved = trainer, tokenizer, strategy, saved
+        self.max_length = longest
+        self.experiment_id = self._experiment_id() if is_main_process() else None
+        if self.experiment_id is not None:
+            trainer.add_callback(PreferenceLogCallback(self.store, self.experiment_id))
+        return trainer
+
+    def _check_untruncated(self, trainer: Any, max_length: int) -> None:
+        """TRL's own tokenisation fits max_length and no row was dropped (it drops prompts that fill it)."""
+        dataset = trainer.train_dataset
+        completions = ("chosen_ids", "rejected_ids", "completion_ids", "KL_completion_ids")  # whichever it has
+        longest = max(len(r["prompt_ids"]) + len(r[key]) for r in dataset for key in completions if key in r)
+        if len(dataset) != len(self.data.rows) or longest > max_length:
+            raise RuntimeError(
+                f"TRL tokenised {len(dataset)} of {len(self.data.rows)} rows, the longest {longest} tokens, "
+                f"against a max_length of {max_length}: the preference rows would be truncated"
+            )
+
+    # -- experiment record
+    def saved_config(self) -> dict[str, Any]:
+        """OUT/adapter/bempathy_config.json: the run's model and data (what serving reads), this stage's settings."""
+        train = {k: v for k, v in _plain(self.trainer.args.to_dict()).items() if not k.startswith("hub_")}
+        return {
+            "preset": self.config.preset,
+            "run": _plain(asdict(self.config.run)),
+            "data": self.saved.get("data") or {"system_prompt": None},
+            "model": _plain(asdict(self.config.model)),
+            "train": train,
+            "preference": {**_plain(asdict(self.args)), "rows": self.data.summary(), "max_length": self.max_length},
+            "parent": {"run": str(self.sft.path), "experiment_id": self.sft.experiment_id()},
+        }
+
+    def _experiment_id(self) -> str:
+        config = self.saved_config()
+        record = {
+            "model_name": self.config.model.model_name_or_path,
+            "stage": "preference",
+            "preference_loss": self.args.preference_loss,
+            "dpo_loss_type": self.args.dpo_loss_type if self.args.preference_loss == "dpo" else None,
+            "beta": self.args.beta,
+            "parent_experiment": self.sft.experiment_id(),
+            "parent_run": str(self.sft.path),
+            "preferences": self.data.summary(),
+            **self.strategy.describe(),
+            "lora_config": self.strategy.lora_dict(),
+            "training": config["train"],
+            "config": {key: value for key, value in config.items() if key != "train"},
+            "data": {"training_length": self.max_length},
+            "hardware": hardware(),
+            "status": "running",
+            "output_dir": str(self.output.path),
+        }
+        experiment_id = self.store.experiments.insert(
+            {**record, "train_loss": None, "loss_history": [], "preference_metrics": {}, "metrics": {}}
+        )
+        self.output.write_experiment_id(experiment_id)
+        return experiment_id
+
+    def _finish(self, status: str, started: float, **fields: Any) -> None:
+        if self.experiment_id is None:
+            return
+        self.store.experiments.update(
+            self.experiment_id,
+            {
+                "status": status,
+                "runtime_s": round(time.monotonic() - started, 2),
+                "peak_memory_mb": round(peak_memory_mb(), 1),
+                "finished_at": utc_now(),
+                **fields,
+            },
+        )
+
+    # -- training
+    def train(self) -> PreferenceResult:
+        trainer = self.build_trainer()
+        started = time.monotonic()
+        try:
+            output = trainer.train()
+        except KeyboardInterrupt:
+            self._finish("interrupted", started, error="interrupted by the user (Ctrl-C)")
+            raise
+        except BaseException as error:
+            self._finish("failed", started, error="".join(traceback.format_exception_only(type(error), error)).strip())
+            raise
+        adapter_dir = self.output.adapter_dir
+        if is_main_process():
+            # Only the trained adapter: TRL's save_model would also write the frozen reference copy (adapter/ref/).
+            trainer.accelerator.unwrap_model(trainer.model).save_pretrained(
+                str(adapter_dir), selected_adapters=["default"]
+            )
+            self.tokenizer.save_pretrained(str(adapter_dir))
+            self.output.config_path.write_text(
+                json.dumps(self.saved_config(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+            )
+        PartialState().wait_for_everyone()
+        logged = [entry for entry in trainer.state.log_history if "rewards/margins" in entry]
+        final = {key: float(logged[-1][key]) for key in REWARD_KEYS if logged and key in logged[-1]}
+        self._finish(
+            "completed",
+            started,
+            train_loss=float(output.training_loss),
+            global_step=trainer.state.global_step,
+            preference_metrics=final,
+            adapter_path=str(adapter_dir),
+        )
+        result = PreferenceResult(
+            experiment_id=self.experiment_id,
+            adapter_dir=adapter_dir,
+            train_loss=float(output.training_loss),
+            global_step=trainer.state.global_step,
+            rows=len(self.data.rows),
+            max_length=self.max_length,
+            final_metrics=final,
+            runtime_s=time.monotonic() - started,
+            peak_memory_mb=peak_memory_mb(),
+        )
+        del trainer
+        self.trainer = None
+        release_memory()
+        return result
