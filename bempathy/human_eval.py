@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     summary.add_argument("--base", default="base", help="name of the reference variant (default: base)")
     summary.add_argument("--tuned", default="tuned", help="name of the fine-tuned variant (default: tuned)")
 
-    export = commands.add_parser("export", parents=[common, chosen], help="write DPO preference JSONL")
+    export = commands.add_parser("export", parents=[common, chosen], help="write DPO or KTO preference JSONL")
     export.add_argument("--output", type=Path, required=True, metavar="FILE", help="where to write the JSONL")
     export.add_argument("--pairs", type=Path, default=None, help="the pairs JSONL the ratings were collected on")
     export.add_argument("--loss", choices=LOSSES, default="dpo", help="dpo pairs or kto labels (default: dpo)")

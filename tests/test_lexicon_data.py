@@ -43,6 +43,35 @@ def test_the_shipped_lexicon_loads_into_what_lexicon_publishes():
     assert {name for name, _, _ in lex.ANSWER_SIGNALS} == {"encourages_harm", "method_or_dose"}
 
 
+# sha256 of every compiled pattern, flag, guard set and window the lexicon publishes, computed on the Python
+# lexicon of 3cc9f3a (before the move to YAML) and on the YAML one: equal. A changed rule changes it, on purpose.
+PATTERNS_SHA256 = "c5b5e2dc343a3d7c7d49efd198439c723b130afb678f1a0fe404c847362422d5"
+
+
+def _pattern(x):
+    return None if x is None else [x.pattern, int(x.flags)]
+
+
+def _rest(signal) -> list:
+    return [[_pattern(a) for a in signal.also], _pattern(signal.unless), signal.window]
+
+
+def test_the_compiled_lexicon_is_the_one_of_the_python_source_it_replaced():
+    import hashlib
+    import json
+
+    rows = [
+        [s.name, s.category, s.key, _pattern(s.pattern), sorted(s.guards), _pattern(s.requires), *_rest(s)]
+        for s in lex.SIGNALS
+    ]
+    rows += [[key, {n: _pattern(v) for n, v in group.items()}] for key, group in sorted(lex.GUARDS.items())]
+    rows += [[name, _pattern(a), _pattern(b)] for name, a, b in lex.ANSWER_SIGNALS]
+    rows += [_pattern(lex.MEDICAL), _pattern(lex.LEGAL), _pattern(lex.JOKE_MARK), _pattern(lex.CLAUSE_BREAK)]
+    rows += [sorted(lex.ROM_MARKERS), sorted(lex.EN_MARKERS), sorted(lex.CONCEPTS.items())]
+    digest = hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode()).hexdigest()
+    assert digest == PATTERNS_SHA256, "the lexicon changed: if on purpose, update PATTERNS_SHA256 with the change"
+
+
 def test_pieces_fill_in_and_old_names_still_resolve():
     assert "{" not in lex.PIECES["WILL_GIVE"] and lex.PIECES["WANT"] in lex.PIECES["WILL_GIVE"]
     assert lex.PIECES["WANT"] == lex.WANT  # the pieces are still lexicon.WANT, lexicon.SUI_BN ...

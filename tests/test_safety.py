@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bempathy.safety.check import evaluate, load_labelled
-from bempathy.safety.detect import CATEGORIES, advice_request, assess, assess_rules, check_answer
+from bempathy.safety.detect import CATEGORIES, advice_request, assess, assess_rules, assess_turns, check_answer
 from bempathy.safety.policy import SafetyConfig, SafetyConfigError, SafetyPolicy
 from bempathy.safety.romanised import fold_latin, phon_key, phon_source
 
@@ -269,11 +269,20 @@ def test_a_concern_gets_the_caring_answer_and_the_help_line():
     assert policy.counts()["concern"] == 1 and policy.counts()["crisis"] == 0
 
 
+class RulesOnly:
+    """A classifier that never raises a level: what the rules alone decide."""
+
+    def level(self, text: str) -> tuple[str, float]:
+        return "none", 0.0
+
+
 def test_a_crisis_told_over_three_turns_counts_and_the_help_stays_visible():
     turns = ["সবাই আমাকে নিয়ে বিরক্ত", "ছাদটা অনেক উঁচু", "আজ রাতে লাফ দেব"]  # a height, then "I'll jump tonight"
-    assert not any(assess_rules(turn).crisis for turn in turns)  # no single turn is a crisis to the rules ...
+    rules = RulesOnly()  # the classifier alone flags the last turn; the rules show what reading turns together adds
+    assert not assess_turns(turns[-1], classifier=rules).crisis  # no single turn is a crisis to the rules ...
+    assert assess_turns(turns[-1], turns[:-1], classifier=rules).crisis  # ... read together they are
     policy = SafetyPolicy(SafetyConfig())
-    assert policy.screen(turns[-1], turns[:-1]).assessment.crisis  # ... read together they are
+    assert policy.screen(turns[-1], turns[:-1]).assessment.crisis
     later = policy.screen("ঠিক আছে, কাল কথা বলব", ["আমি আজ রাতে আত্মহত্যা করব", "হুম"])
     assert later.assessment.crisis  # once a conversation reached crisis, the help stays
     assert policy.compose(later, GOOD_BN, final=True).text.startswith(policy.help_block())

@@ -140,3 +140,17 @@ def test_thresholds_decide_the_level():
     assert learned.decide(p, replace(learned.RECIPE, crisis_at=0.6))[0] == "crisis"
     assert learned.decide(p, replace(learned.RECIPE, crisis_at=0.8, concern_at=0.85))[0] == "concern"
     assert learned.decide(p, replace(learned.RECIPE, crisis_at=0.8, concern_at=0.95))[0] == "none"
+
+
+def test_an_unwritable_cache_builds_in_memory_and_an_unreadable_model_is_one_clear_error(tmp_path, capsys):
+    data = tmp_path / "train.jsonl"
+    _write(data, SMALL)
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder", encoding="utf-8")
+    model = learned.load(data, cache_dir=blocked / "cache")  # the cache folder cannot be made
+    assert model.level("আমি মরে যেতে চাই")[0] in ("none", "concern", "crisis")
+    assert "built in memory" in capsys.readouterr().out
+    learned.load(data, cache_dir=tmp_path / "cache")
+    next((tmp_path / "cache").glob("safety-classifier-*.joblib")).write_bytes(b"\x80\x04truncated")
+    with pytest.raises(learned.ClassifierError, match=r"cannot be read .*delete it to rebuild"):
+        learned.load(data, cache_dir=tmp_path / "cache")

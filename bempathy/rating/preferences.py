@@ -75,8 +75,9 @@ def _kept(
     items: dict[str, Item], records: list[dict], filters: PreferenceFilters, removed: Counter
 ) -> list[tuple[Item, dict]]:
     """The (item, rating) pairs that pass the rating filters; each removal counted under its reason."""
-    human = [r for r in records if filters.include_simulated or not r.get("simulated")]
-    flagged = set(summarize(human)["flagged_raters"]) if filters.drop_flagged else set()
+    # The quality checks over this evaluation's and the gold items' ratings (flags need no intervals: no bootstrap).
+    judged = [r for r in records if r.get("item_id") in items and (filters.include_simulated or not r.get("simulated"))]
+    flagged = set(summarize(judged, bootstrap_resamples=0)["flagged_raters"]) if filters.drop_flagged else set()
     kept = []
     for record in records:
         item = items.get(record.get("item_id"))

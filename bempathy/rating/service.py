@@ -402,9 +402,10 @@ class RatingService:
         """Write TRL's conversational preference JSONL for ``loss`` (dpo: chosen/rejected pairs by majority vote;
         kto: labelled single answers), atomically, after the filters of :mod:`bempathy.rating.preferences`
         (their counts are in the result). The system prompt is the one the answers were generated under."""
-        with self._lock:
+        with self._lock:  # only the reading: building the rows must not hold up raters
             self._refresh()
-            data = preference_data(loss, self.items, self.store.ratings.changes(None)[0], filters)
+            items, records = {**self.items, **self.gold}, list(self.store.ratings.changes(None)[0])
+        data = preference_data(loss, items, records, filters)
         write_atomic(Path(path), "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in data.rows))
         return data
 

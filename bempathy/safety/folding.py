@@ -119,7 +119,7 @@ def rom_source(source: str) -> str:
         if ch == "\\":
             out.append(source[i : i + 2])
             i += 2
-        elif ch == "{":
+        elif ch == "{" and "}" in source[i:]:  # a lone "{" is left to the regex compiler to judge
             j = source.index("}", i) + 1
             out.append(source[i:j])
             i = j

@@ -149,17 +149,29 @@ def train(path: Path = TRAIN_FILE, recipe: Recipe = RECIPE) -> Classifier:
 
 def load(path: Path = TRAIN_FILE, recipe: Recipe = RECIPE, cache_dir: Path | str | None = None) -> Classifier:
     """The classifier for this training file and recipe: from the cache, else trained and cached (under a file
-    lock, written to a temp file and renamed, so concurrent app processes never read half a model)."""
+    lock, written to a temp file and renamed, so concurrent app processes never read half a model). A cache
+    folder that cannot be written (a read-only home) means training in memory, with a warning on stderr; a cached
+    file that cannot be read is a one-line ClassifierError that says to delete it."""
     import joblib
 
     _, _, raw = read_training(path)
     wanted = fingerprint(raw, recipe)
     root = cache_root(cache_dir)
     target = root / f"safety-classifier-{wanted}.joblib"
-    root.mkdir(parents=True, exist_ok=True)
-    with FileLock(f"{target}.lock"):
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(f"{target}.lock")
+        lock.acquire()
+    except OSError as error:
+        print(f"bempathy: warning: cannot cache the safety classifier in {root} ({error.strerror}): built in memory")
+        return train(path, recipe)
+    try:
         if target.exists():
-            saved = joblib.load(target)
+            try:
+                saved = joblib.load(target)
+            except Exception as error:  # a truncated or foreign pickle: unpickling raises many kinds
+                why = type(error).__name__
+                raise ClassifierError(f"{target}: cannot be read ({why}); delete it to rebuild") from None
             if not isinstance(saved, dict) or saved.get("fingerprint") != wanted:
                 raise ClassifierError(f"{target}: its training-data hash does not match {path}; delete it to rebuild")
             return Classifier(saved["pipeline"], recipe, wanted)
@@ -173,6 +185,8 @@ def load(path: Path = TRAIN_FILE, recipe: Recipe = RECIPE, cache_dir: Path | str
             if os.path.exists(tmp):
                 os.unlink(tmp)
         return classifier
+    finally:
+        lock.release()
 
 
 _shared: Classifier | None = None

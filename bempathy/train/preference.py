@@ -131,14 +131,13 @@ class PreferenceTrainer:
             )
         plan = plan_from_run(sft.path)  # the app's own check of a run folder: an adapter and a known base
         data = read_preferences(args.preferences, args.preference_loss)
-        if args.preference_loss == "dpo":
-            check_prompts_in_corpus(data, sft)
-            if data.prompt_splits.get("test"):
-                print(
-                    f"bempathy: note: {data.prompt_splits['test']} of {len(data.rows)} preference prompts are in "
-                    f"{sft.split_path('test')}: scored on that split, the preference model is not scored on held-out "
-                    "prompts"
-                )
+        check_prompts_in_corpus(data, sft)  # DPO and KTO alike: prompts from the run's own corpus
+        if data.prompt_splits.get("test"):
+            print(
+                f"bempathy: note: {data.prompt_splits['test']} of {len(data.rows)} preference prompts are in "
+                f"{sft.split_path('test')}: scored on that split, the preference model is not scored on held-out "
+                "prompts"
+            )
         return sft, plan, data
 
     def _model_args(self, plan: ModelPlan, saved: dict[str, Any]):
@@ -220,9 +219,11 @@ class PreferenceTrainer:
         """TRL's own tokenisation fits max_length and no row was dropped (it drops prompts that fill it)."""
         dataset = trainer.train_dataset
         completions = ("chosen_ids", "rejected_ids", "completion_ids", "KL_completion_ids")  # whichever it has
-        longest = max(len(r["prompt_ids"]) + len(r[key]) for r in dataset for key in completions if key in r)
+        longest = max(
+            (len(r["prompt_ids"]) + len(r[key]) for r in dataset for key in completions if key in r), default=0
+        )
         if len(dataset) != len(self.data.rows) or longest > max_length:
-            raise RuntimeError(
+            raise DataError(
                 f"TRL tokenised {len(dataset)} of {len(self.data.rows)} rows, the longest {longest} tokens, "
                 f"against a max_length of {max_length}: the preference rows would be truncated"
             )
@@ -261,11 +262,9 @@ class PreferenceTrainer:
             "status": "running",
             "output_dir": str(self.output.path),
         }
-        experiment_id = self.store.experiments.insert(
+        return self.store.experiments.insert(
             {**record, "train_loss": None, "loss_history": [], "preference_metrics": {}, "metrics": {}}
         )
-        self.output.write_experiment_id(experiment_id)
-        return experiment_id
 
     def _finish(self, status: str, started: float, **fields: Any) -> None:
         if self.experiment_id is None:
@@ -303,6 +302,8 @@ class PreferenceTrainer:
             self.output.config_path.write_text(
                 json.dumps(self.saved_config(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
             )
+            if self.experiment_id is not None:  # only now: a failed rerun must not relabel an older adapter
+                self.output.write_experiment_id(self.experiment_id)
         PartialState().wait_for_everyone()
         logged = [entry for entry in trainer.state.log_history if "rewards/margins" in entry]
         final = {key: float(logged[-1][key]) for key in REWARD_KEYS if logged and key in logged[-1]}

@@ -30,7 +30,7 @@ class PreferenceRows:
     rows: list[dict[str, Any]]
     sha256: str
     lines: list[int] = field(default_factory=list)  # each row's line number in the file
-    prompt_splits: dict[str, int] = field(default_factory=dict)  # DPO: rows whose user turn is in each split
+    prompt_splits: dict[str, int] = field(default_factory=dict)  # rows whose user turn is in each split
 
     def summary(self) -> dict[str, Any]:
         summary: dict[str, Any] = {"path": str(self.path), "sha256": self.sha256, "rows": len(self.rows)}
