@@ -13,7 +13,7 @@ import unicodedata
 
 import regex
 
-from bempathy.safety.romanised import phon_key
+from bempathy.safety.romanised import fold_source_words, phon_key
 
 # -- folding shared by the message key and the pattern sources (1:1 or 1:0, so offsets survive)
 DROP = frozenset("\u200c\u200d\u200b\u2060\ufeff\u00ad\u0981\u09bc'’‘`´")  # joiners, chandrabindu, nukta, apostrophes
@@ -112,27 +112,11 @@ def fold_latin(text: str) -> str:
 
 def rom_source(source: str) -> str:
     """Fold the Latin words of a romanised pattern (escapes and ``{m,n}`` kept), so patterns use natural spelling."""
-    out: list[str] = []
-    i = 0
-    while i < len(source):
-        ch = source[i]
-        if ch == "\\":
-            out.append(source[i : i + 2])
-            i += 2
-        elif ch == "{" and "}" in source[i:]:  # a lone "{" is left to the regex compiler to judge
-            j = source.index("}", i) + 1
-            out.append(source[i:j])
-            i = j
-        elif ch.isascii() and ch.isalpha():
-            j = i
-            while j < len(source) and source[j].isascii() and source[j].isalpha():
-                j += 1
-            out.append(fold_latin(source[i:j]))
-            i = j
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
+    return fold_source_words(source, _is_latin_letter, fold_latin)
+
+
+def _is_latin_letter(ch: str) -> bool:
+    return ch.isascii() and ch.isalpha()
 
 
 def rx(source: str, loose: bool | str = True) -> regex.Pattern:

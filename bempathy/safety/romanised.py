@@ -25,6 +25,8 @@ words in alternations (``atmohatya|atmohotta``, not ``atmoh(?:a|o)t(?:y|i)a``: a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import regex
 
 _PAIRS = {"oo": "u", "ee": "i", "ou": "o", "au": "o", "ph": "f"}
@@ -82,12 +84,9 @@ def _inflect(m: regex.Match) -> str:
     return word[:-1] + "(?:e|es|ed|ing)" if word.endswith("e") else word + "(?:s|es|d|ed|t|ing)?"
 
 
-def phon_source(source: str) -> str:
-    """Fold the Latin words of a pattern source like the key (escapes, ``{m,n}`` and ``(?...)`` kept).
-
-    ``word~`` becomes the word with an optional English inflection (s, es, d, ed, t, ing; a final e may go).
-    """
-    source = _SUFFIX.sub(_inflect, source)
+def fold_source_words(source: str, is_letter: Callable[[str], bool], fold: Callable[[str], str]) -> str:
+    """``fold`` applied to each run of letters of a pattern source; escapes (``\\b``) and ``{m,n}`` quantifiers
+    are kept as written, a lone ``{`` is left to the regex compiler to judge. Both pattern folds walk sources so."""
     out: list[str] = []
     i = 0
     while i < len(source):
@@ -95,17 +94,29 @@ def phon_source(source: str) -> str:
         if ch == "\\":
             out.append(source[i : i + 2])
             i += 2
-        elif ch == "{" and "}" in source[i:]:  # a lone "{" is left to the regex compiler to judge
+        elif ch == "{" and "}" in source[i:]:
             j = source.index("}", i) + 1
             out.append(source[i:j])
             i = j
-        elif "a" <= ch <= "z":
+        elif is_letter(ch):
             j = i
-            while j < len(source) and "a" <= source[j] <= "z":
+            while j < len(source) and is_letter(source[j]):
                 j += 1
-            out.append(fold_latin(source[i:j])[0])
+            out.append(fold(source[i:j]))
             i = j
         else:
             out.append(ch)
             i += 1
     return "".join(out)
+
+
+def phon_source(source: str) -> str:
+    """Fold the Latin words of a pattern source like the key (escapes, ``{m,n}`` and ``(?...)`` kept).
+
+    ``word~`` becomes the word with an optional English inflection (s, es, d, ed, t, ing; a final e may go).
+    """
+    return fold_source_words(_SUFFIX.sub(_inflect, source), _is_key_letter, lambda run: fold_latin(run)[0])
+
+
+def _is_key_letter(ch: str) -> bool:
+    return "a" <= ch <= "z"
