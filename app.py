@@ -102,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--experiment", metavar="ID", default=None, help="experiment whose answers are rated (default: latest)"
     )
     rating.add_argument(
+        "--rate-variants",
+        metavar="A,B",
+        default=None,
+        help="the two variants raters compare (default base,tuned; a preference run also has sft, e.g. sft,tuned)",
+    )
+    rating.add_argument(
         "--ratings-per-item", metavar="N", type=int, default=3, help="stop showing an item after N ratings"
     )
     rating.add_argument(

@@ -7,6 +7,7 @@ imports none of them:
     DIR/data/{train,val,test}.jsonl   prepared examples        DIR/data_report.json   the data report
     DIR/experiment.json               {"experiment_id": ...}   DIR/adapter/           PEFT adapter + tokenizer
     DIR/adapter/bempathy_config.json  the resolved config      DIR/report.md, DIR/plots/  the report
+    DIR/preferences.jsonl             a preference run's rows (its data comes from the run it started from)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ DATA_REPORT_FILE = "data_report.json"
 DATA_DIR = "data"
 REPORT_FILE = "report.md"
 PLOTS_DIR = "plots"
+PREFERENCES_FILE = "preferences.jsonl"
 SPLITS = ("train", "val", "test")
 
 
@@ -82,6 +84,10 @@ class RunFolder:
     def plots_dir(self) -> Path:
         return self.path / PLOTS_DIR
 
+    @property
+    def preferences_path(self) -> Path:
+        return self.path / PREFERENCES_FILE
+
     # -- what is there
     def has_prepared_data(self) -> bool:
         return self.data_report_path.is_file() and all(self.split_path(split).is_file() for split in SPLITS)
@@ -122,14 +128,50 @@ class RunFolder:
     def load_in_4bit(self, config: Mapping[str, Any] | None = None) -> bool:
         return bool(((self.config() if config is None else config).get("model") or {}).get("load_in_4bit"))
 
+    def parent(self, config: Mapping[str, Any] | None = None) -> RunFolder | None:
+        """The run a preference run started from (None for a run trained on the corpus).
+
+        The path is stored as it was given; when that no longer exists (another working directory, or both folders
+        moved together) the folder of the same name next to this one is used: the default layout puts them side by
+        side (``runs/tiny``, ``runs/tiny-dpo``).
+        """
+        parent = ((self.config() if config is None else config).get("parent") or {}).get("run")
+        if not parent:
+            return None
+        path = Path(parent)
+        if not path.is_dir() and (self.path.parent / path.name).is_dir():
+            path = self.path.parent / path.name
+        return RunFolder(path)
+
+    def data_run(self) -> RunFolder:
+        """The run whose prepared data this run used: itself, or the first run up its parents that has data."""
+        run, seen = self, {self.path.resolve()}
+        while (
+            not run.has_prepared_data() and (parent := run.parent()) is not None and parent.path.resolve() not in seen
+        ):
+            seen.add(parent.path.resolve())
+            run = parent
+        return run
+
     def data_report(self) -> dict[str, Any] | None:
         path = self.data_report_path
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
     def read_split(self, split: str) -> list[dict[str, Any]]:
         """One prepared split, as written by the prepare stage (the trainer and the evaluator read this)."""
-        with self.split_path(split).open(encoding="utf-8") as handle:
-            return [json.loads(line) for line in handle if line.strip()]
+        return _json_lines(self.split_path(split))
+
+    def preference_user_turns(self) -> set[str]:
+        """The user turns of the rows a preference run trained on (empty for other runs): its evaluation leaves
+        out every test example with one of them, so it is scored on held-out prompts only."""
+        if not self.preferences_path.is_file():
+            return set()
+        return {
+            message["content"].strip()
+            for row in _json_lines(self.preferences_path)
+            for message in row.get("prompt") or []
+            if message.get("role") == "user"
+        }
 
     def token_lengths(self) -> list[int]:
         """Per-example token counts of the prepared splits (for the length histogram); [] when absent."""
@@ -138,3 +180,9 @@ class RunFolder:
             if self.split_path(split).is_file():
                 lengths += [int(n) for row in self.read_split(split) if (n := row.get("n_tokens")) is not None]
         return lengths
+
+
+def _json_lines(path: Path) -> list[dict[str, Any]]:
+    """A JSONL file this project wrote (already checked when written): one object per non-blank line."""
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]

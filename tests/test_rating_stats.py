@@ -317,3 +317,30 @@ def test_speed_20k_ratings() -> None:
     print(f"summarize: {len(records)} ratings in {elapsed:.2f} s")
     assert s["n_ratings"] + s["n_gold_ratings"] == 20_000 and s["bradley_terry"] is not None
     assert elapsed < 10
+
+
+def test_simulated_ratings_are_never_counted_as_human():
+    fake = [rating(f"sim-0{k}", "i1", AB, (1, 1, 1), (5, 5, 5), "B", simulated=True) for k in range(1, 4)]
+    human = summarize(HAND + fake, experiment_id="exp1", bootstrap_resamples=0)
+    assert human["n_ratings"] == len(HAND) and human["data_issues"]["simulated"] == 3
+    assert human["win_rate"] == summarize(HAND, experiment_id="exp1", bootstrap_resamples=0)["win_rate"]
+    crowd = summarize(fake, experiment_id="exp1", bootstrap_resamples=0, include_simulated=True)
+    assert crowd["n_ratings"] == 3 and crowd["win_rate"]["win"] == 1.0
+
+
+def test_every_compared_pair_has_its_win_rate_later_variant_over_earlier():
+    def pair(rater, item, shown, winner_position):
+        scores = {v: dict(zip(CRITERIA, (3, 3, 3), strict=True)) for v in shown}
+        record = rating(rater, item, shown, (3, 3, 3), (3, 3, 3), winner_position)
+        return record | {"scores": scores, "preferred_variant": shown[0] if winner_position == "A" else shown[1]}
+
+    records = [
+        pair("r1", "i1", ["base", "tuned"], "B"),
+        pair("r1", "i2", ["sft", "tuned"], "A"),  # sft preferred: a loss of tuned over sft
+        pair("r2", "i2", ["tuned", "sft"], "A"),  # tuned preferred
+        pair("r3", "i2", ["tuned", "sft"], "A"),
+    ]
+    rates = summarize(records, experiment_id="exp1", bootstrap_resamples=0)["win_rates"]
+    assert set(rates) == {"tuned_over_base", "tuned_over_sft"}
+    assert rates["tuned_over_base"]["counts"]["win"] == 1
+    assert rates["tuned_over_sft"]["counts"] == {"win": 2, "tie": 0, "loss": 1, "both_bad": 0}

@@ -1,5 +1,9 @@
 """Evaluator: honest numbers for base vs fine-tuned on the held-out test split.
 
+A preference run is scored as three variants in the same pass (base, the SFT run it started from as ``sft``, and
+its own adapter as ``tuned``), with deltas against base and against SFT, on the test examples whose prompts it
+did not train on.
+
 - Perplexity counts answer tokens only (the chat template's generation markers say which), summed over the
   whole split and divided by the number of answer tokens: a long system prompt cannot flatter it.
 - Both variants answer the same prompts from one loaded model (adapter disabled for the base), in batches,
@@ -23,10 +27,11 @@ from bempathy.data.subsets import select_examples
 from bempathy.eval import metrics as text_metrics
 from bempathy.eval.report import report_from_logs
 from bempathy.hardware import is_main_process
-from bempathy.model.chat import ChatModel, DecodingSettings
+from bempathy.model.chat import BASE, SFT, TUNED, ChatModel, DecodingSettings
 from bempathy.model.lm_head import LOGITS_CHUNK_BYTES, body_and_head, vocab_size
 from bempathy.model.thread import model_thread
 from bempathy.runs import RunFolder
+from bempathy.serve.plan import plan_from_run
 from bempathy.storage.log import utc_now
 from bempathy.storage.store import Store
 
@@ -94,21 +99,23 @@ class Evaluator:
         """Generate, log and score every variant the model has on the same prompts."""
 
         prompts, references = zip(*(split_prompt(row["messages"]) for row in rows), strict=True)
-        variants = ["base", "tuned"] if self.chat.has_adapter else ["base"]
+        variants = evaluated_variants(self.chat.adapters)
+        rows_per_call = self._rows_per_call(len(variants))
         answers: dict[str, list[str]] = {}
         result: dict[str, Any] = {
             "evaluation_id": uuid.uuid4().hex[:12],  # ties these metrics to the answers logged with them
             "split": "test",
             "n_examples": len(rows),
             "example_ids": [row.get("id") for row in rows],
-            "decoding": self._decoding(),
+            "decoding": self._decoding(rows_per_call),
+            "variants": variants,
         }
         # Every prompt once per variant, side by side in the same generate calls (mixed-adapter batches): base
         # and tuned share each batch and its cost instead of taking two passes.
         conversations = [prompt for prompt in prompts for _ in variants]
         with tqdm(total=len(conversations), desc=f"generating ({' + '.join(variants)})", unit="answer") as bar:
             generated = self.chat.generate(
-                conversations, variants * len(prompts), self.decoding, self.batch_size, progress=bar
+                conversations, variants * len(prompts), self.decoding, rows_per_call, progress=bar
             )
         for offset, variant in enumerate(variants):
             generations = generated[offset :: len(variants)]
@@ -117,25 +124,34 @@ class Evaluator:
             result["signatures"] = scores.pop("signatures")
             scores.update(self.perplexity([row["messages"] for row in rows], variant))
             result[variant] = scores
-            self._log(experiment_id, result["evaluation_id"], variant, rows, prompts, references, generations)
+            self._log(experiment_id, result, variant, rows, prompts, references, generations)
         result["by_topic"] = self._breakdown(rows, "topic", answers, references)
         result["by_subcorpus"] = self._breakdown(rows, "subcorpus", answers, references)
-        if "tuned" in answers:
-            result["delta"] = text_metrics.paired_bootstrap(
-                answers["base"], answers["tuned"], list(references), DELTA_METRICS, self.bootstrap_resamples
-            )
-            base_ppl, tuned_ppl = result["base"]["perplexity"], result["tuned"]["perplexity"]
-            result["delta"]["perplexity"] = {
-                "base": base_ppl,
-                "tuned": tuned_ppl,
-                "delta": tuned_ppl - base_ppl,
-            }
+        if TUNED in answers:
+            result["delta"] = self._deltas(answers, references, BASE, result)
+        if TUNED in answers and SFT in answers:
+            result["delta_vs_sft"] = self._deltas(answers, references, SFT, result)
         result["evaluated_at"] = utc_now()
         return result
 
-    def _decoding(self) -> dict[str, Any]:
-        # batch_size counts rows per generate call; base and tuned rows of a prompt share a call.
-        return {**self.decoding.as_dict(), "batch_size": self.batch_size, "mixed_variant_batches": True}
+    def _rows_per_call(self, n_variants: int) -> int:
+        """``batch_size`` rounded down to whole prompts, so a prompt's rows (one per variant) share a call."""
+        return max(n_variants, self.batch_size - self.batch_size % n_variants)
+
+    def _deltas(self, answers: dict[str, list[str]], references, against: str, result: dict) -> dict[str, Any]:
+        """Tuned minus ``against``: paired bootstrap intervals on the text metrics, the perplexity difference."""
+        deltas = text_metrics.paired_bootstrap(
+            answers[against], answers[TUNED], list(references), DELTA_METRICS, self.bootstrap_resamples
+        )
+        if against != BASE:  # paired_bootstrap calls its first system "base"
+            deltas = {m: {against if k == BASE else k: v for k, v in d.items()} for m, d in deltas.items()}
+        other, tuned = result[against]["perplexity"], result[TUNED]["perplexity"]
+        deltas["perplexity"] = {against: other, TUNED: tuned, "delta": tuned - other}
+        return deltas
+
+    def _decoding(self, rows_per_call: int) -> dict[str, Any]:
+        # batch_size counts rows per generate call; every variant's row of a prompt shares a call.
+        return {**self.decoding.as_dict(), "batch_size": rows_per_call, "mixed_variant_batches": True}
 
     def _breakdown(self, rows, key: str, answers: dict[str, list[str]], references) -> dict[str, Any]:
         groups: dict[str, list[int]] = {}
@@ -151,10 +167,10 @@ class Evaluator:
             table[name] = entry
         return table
 
-    def _log(self, experiment_id, evaluation_id, variant, rows, prompts, references, generations) -> None:
+    def _log(self, experiment_id, result, variant, rows, prompts, references, generations) -> None:
         if self.store is None:
             return
-        decoding = self._decoding()
+        evaluation_id, decoding = result["evaluation_id"], result["decoding"]
         self.store.responses.insert_many(
             [
                 {
@@ -173,6 +189,22 @@ class Evaluator:
                 for row, prompt, reference, generation in zip(rows, prompts, references, generations, strict=True)
             ]
         )
+
+
+def evaluated_variants(adapters: Sequence[str]) -> list[str]:
+    """Base first, then the SFT run a preference run started from, then the run's own adapter, then any other."""
+    known = [v for v in (SFT, TUNED) if v in adapters]
+    return [BASE, *known, *sorted(set(adapters) - set(known))]
+
+
+def held_out_rows(rows: list[dict[str, Any]], trained_turns: set[str]) -> tuple[list[dict[str, Any]], int]:
+    """The rows none of whose user turns a preference run trained on, and how many were left out."""
+    kept = [
+        row
+        for row in rows
+        if not any(m["role"] == "user" and m["content"].strip() in trained_turns for m in row["messages"])
+    ]
+    return kept, len(rows) - len(kept)
 
 
 def answer_token_nll(
@@ -240,17 +272,21 @@ def run_evaluation(config, store: Store | None = None) -> dict[str, Any] | None:
     if not is_main_process():
         return None
     run = RunFolder(Path(config.train.output_dir))
-    rows = select_examples(run.read_split("test"), config.eval.eval_max_examples, config.data.split_seed)
+    corpus = run.data_run()  # a preference run's data is the SFT run's
+    rows = select_examples(corpus.read_split("test"), config.eval.eval_max_examples, config.data.split_seed)
+    rows, trained_on = held_out_rows(rows, run.preference_user_turns())
     if not rows:
-        raise DataError(f"{run.split_path('test')} is empty: nothing to evaluate")
+        why = f" ({trained_on} left out: the preference stage trained on their prompts)" if trained_on else ""
+        raise DataError(f"{corpus.split_path('test')} has nothing to evaluate{why}")
     experiment_id = run.experiment_id()
     if experiment_id is None:
         raise DataError(f"{run.experiment_path} is missing: train this run folder before evaluating it")
     store = store if store is not None else Store(config.run.logs_dir)
+    adapters = plan_from_run(run.path).adapters  # the run's adapter, and a preference run's SFT adapter as "sft"
     chat = ChatModel.load(
         config.model.model_name_or_path,
-        run.adapter_dir,
-        bool(config.model.load_in_4bit),
+        load_in_4bit=bool(config.model.load_in_4bit),
+        adapters=dict(adapters),
         revision=config.model.model_revision,  # the revision training used (the strategies pass it too)
     )
     evaluator = Evaluator(
@@ -263,6 +299,8 @@ def run_evaluation(config, store: Store | None = None) -> dict[str, Any] | None:
     )
     with model_thread().adopted():  # this thread may have just trained: keep the math on it (model_thread.py)
         result = evaluator.evaluate(rows, experiment_id)
+    if trained_on:
+        result["left_out_trained_prompts"] = trained_on
     store.experiments.update(experiment_id, {"metrics": result})
     report = report_from_logs(experiment_id, run.path, store)
     print(f"\n{format_comparison(result)}\n\nReport: {report}\n")
@@ -270,18 +308,25 @@ def run_evaluation(config, store: Store | None = None) -> dict[str, Any] | None:
 
 
 def format_comparison(result: dict[str, Any]) -> str:
-    """Base vs tuned as a terminal table (the report has the full version)."""
-    rows = [("metric", "base", "tuned", "delta [95% CI]")]
+    """Every evaluated variant as a terminal table, with tuned minus base (and minus SFT) and their intervals."""
+    variants = result.get("variants") or [v for v in (BASE, TUNED) if v in result]
+    against = [(key, other) for key, other in (("delta", BASE), ("delta_vs_sft", SFT)) if key in result]
+    header = ("metric", *variants, *(f"{TUNED} − {other} [95% CI]" for _, other in against))
+    rows = [header]
     for name in ("perplexity", "bleu", "chrf", "rouge1", "rouge2", "rougeL", "bengali_share", "mean_length"):
-        base = result["base"].get(name)
-        tuned = result.get("tuned", {}).get(name)
-        delta = result.get("delta", {}).get(name)
-        delta_text = ""
-        if delta is not None:
-            delta_text = f"{delta['delta']:+.3f}"
-            if "ci_low" in delta:
-                delta_text += f" [{delta['ci_low']:+.3f}, {delta['ci_high']:+.3f}]"
-        rows.append((name, f"{base:.3f}", "" if tuned is None else f"{tuned:.3f}", delta_text))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        values = [result.get(v, {}).get(name) for v in variants]
+        cells = [name, *("" if value is None else f"{value:.3f}" for value in values)]
+        for key, _ in against:
+            delta = result[key].get(name)
+            text = ""
+            if delta is not None:
+                text = f"{delta['delta']:+.3f}"
+                if "ci_low" in delta:
+                    text += f" [{delta['ci_low']:+.3f}, {delta['ci_high']:+.3f}]"
+            cells.append(text)
+        rows.append(tuple(cells))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in rows]
-    return f"Held-out test split, {result['n_examples']} examples\n" + "\n".join(lines)
+    left_out = result.get("left_out_trained_prompts")
+    note = f" ({left_out} left out: the preference stage trained on their prompts)" if left_out else ""
+    return f"Held-out test split, {result['n_examples']} examples{note}\n" + "\n".join(lines)

@@ -96,34 +96,47 @@ def length_histogram(lengths: list[int]) -> Figure:
     return fig
 
 
+VARIANT_COLORS = {"base": "#9e9e9e", "sft": "#90caf9", "tuned": "#1f77b4"}
+
+
 def metrics_figure(metrics: dict) -> Figure:
-    """Base vs tuned on one 0-100 axis, plus tuned-minus-base with the bootstrap 95% CI."""
+    """Every evaluated variant on one 0-100 axis, plus tuned minus base (and minus SFT) with the bootstrap 95% CI."""
     fig = _new_figure(12, 4.6)
     left, right = fig.subplots(1, 2)
     xs = list(range(len(PLOT_METRICS)))
-    for offset, variant, color in ((-0.2, "base", "#9e9e9e"), (0.2, "tuned", "#1f77b4")):
+    variants = list(metrics.get("variants") or ["base", "tuned"])
+    width = 0.8 / len(variants)
+    for index, variant in enumerate(variants):
+        offset = (index - (len(variants) - 1) / 2) * width
         scores = metrics.get(variant) or {}
         values = [as_number(scores.get(key)) for key, _, _ in PLOT_METRICS]
         scaled = [None if v is None else v * s for v, (_, _, s) in zip(values, PLOT_METRICS, strict=True)]
-        bars = left.bar([x + offset for x in xs], [v or 0.0 for v in scaled], 0.4, label=variant, color=color)
+        color = VARIANT_COLORS.get(variant)
+        bars = left.bar([x + offset for x in xs], [v or 0.0 for v in scaled], width, label=variant, color=color)
         left.bar_label(bars, ["n/a" if v is None else f"{v:.1f}" for v in scaled], fontsize=8, padding=2)
-    left.set(title="Base vs fine-tuned\n(held-out test split)", ylabel="score (0-100)", ylim=(0, 108))
-    left.legend(loc="upper left", ncols=2)
-    for x, (key, _, scale) in zip(xs, PLOT_METRICS, strict=True):
-        d, low, high = (
-            as_number(((metrics.get("delta") or {}).get(key) or {}).get(k)) for k in ("delta", "ci_low", "ci_high")
-        )
-        if d is None:
-            continue
-        has_ci = low is not None and high is not None
-        color = "#2e7d32" if has_ci and low > 0 else "#c62828" if has_ci and high < 0 else "#9e9e9e"
-        yerr = [[(d - low) * scale], [(high - d) * scale]] if has_ci else None
-        bar = right.bar(x, d * scale, 0.55, color=color, yerr=yerr, capsize=6, ecolor="black")
-        if not has_ci:
-            right.bar_label(bar, ["no CI logged"], fontsize=8, padding=2)
+    left.set(title=" vs ".join(variants) + "\n(held-out test split)", ylabel="score (0-100)", ylim=(0, 108))
+    left.legend(loc="upper left", ncols=len(variants))
+    deltas = [(key, other) for key, other in (("delta", "base"), ("delta_vs_sft", "sft")) if metrics.get(key)]
+    bar_width = 0.55 / max(1, len(deltas))
+    for index, (delta_key, other) in enumerate(deltas):
+        offset = (index - (len(deltas) - 1) / 2) * bar_width
+        for x, (key, _, scale) in zip(xs, PLOT_METRICS, strict=True):
+            d, low, high = (
+                as_number(((metrics.get(delta_key) or {}).get(key) or {}).get(k))
+                for k in ("delta", "ci_low", "ci_high")
+            )
+            if d is None:
+                continue
+            has_ci = low is not None and high is not None
+            color = "#2e7d32" if has_ci and low > 0 else "#c62828" if has_ci and high < 0 else "#9e9e9e"
+            yerr = [[(d - low) * scale], [(high - d) * scale]] if has_ci else None
+            bar = right.bar(x + offset, d * scale, bar_width, color=color, yerr=yerr, capsize=6, ecolor="black")
+            labels = [f"− {other}" if len(deltas) > 1 else ""] if has_ci else ["no CI logged"]
+            right.bar_label(bar, labels, fontsize=8, padding=2)
     right.axhline(0, color="black", linewidth=0.9)
     right.set(ylabel="difference (points, same scale as left)", xlim=(-0.6, len(xs) - 0.4))
-    right.set_title("Tuned − base with 95% CI\n(green: CI above 0 · red: CI below 0 · grey: CI spans 0)")
+    versus = " and − ".join(other for _, other in deltas) or "base"
+    right.set_title(f"Tuned − {versus} with 95% CI\n(green: CI above 0 · red: CI below 0 · grey: CI spans 0)")
     for ax, empty, note in ((left, not metrics, "no metrics logged"), (right, not right.patches, "no deltas logged")):
         ax.set_xticks(xs, [label for _, label, _ in PLOT_METRICS])
         ax.grid(axis="y", alpha=0.3)

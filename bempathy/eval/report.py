@@ -42,7 +42,6 @@ METRIC_ROWS = (
 # (key, (scale, decimals, unit)) for the per-topic / per-sub-corpus tables.
 GROUP_COLUMNS = (("chrf", (1.0, 1, "")), ("rougeL", (1.0, 3, "")), ("bengali_share", (100.0, 1, "%")))
 MAX_GROUPS, N_EXAMPLES, MAX_CHARS = 15, 3, 300
-EXAMPLE_ROWS = ("prompt", "reference", "base", "tuned")
 
 
 def _fmt(value: Any, scale: float = 1.0, decimals: int = 2, unit: str = "", signed: bool = False) -> str:
@@ -74,40 +73,57 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join("| " + " | ".join(map(escape, row)) + " |" for row in [headers, ["---"] * len(headers), *rows])
 
 
+def variants_of(metrics: dict) -> list[str]:
+    """The evaluated variants in column order (older logs did not list them: base and tuned)."""
+    return list(metrics.get("variants") or [v for v in ("base", "tuned") if v in metrics] or ["base", "tuned"])
+
+
+# (metrics key, the variant tuned is compared with): deltas logged by the evaluator.
+DELTAS = (("delta", "base"), ("delta_vs_sft", "sft"))
+
+
 def comparison_table(metrics: dict) -> str:
-    """Metric | base | tuned | delta | 95% CI; the delta is recomputed only if the log lacks it."""
-    base, tuned, deltas = (metrics.get(k) or {} for k in ("base", "tuned", "delta"))
+    """Metric | each variant | tuned − base | 95% CI (| tuned − sft | 95% CI for a preference run); a delta is
+    recomputed only if the log lacks it."""
+    variants = variants_of(metrics)
+    against = [(key, other) for key, other in DELTAS if other in variants and "tuned" in variants]
     rows = []
     for key, label, scale, decimals, unit in METRIC_ROWS:
-        b, t, logged = as_number(base.get(key)), as_number(tuned.get(key)), deltas.get(key) or {}
-        if b is None and t is None:
+        values = [as_number((metrics.get(v) or {}).get(key)) for v in variants]
+        if all(v is None for v in values):
             continue
-        diff = as_number(logged.get("delta"))
-        if diff is None and b is not None and t is not None:
-            diff = t - b
-        low, high = as_number(logged.get("ci_low")), as_number(logged.get("ci_high"))
-        ci = [_fmt(bound, scale, decimals, signed=True) for bound in (low, high)]
-        ci_cell = f"[{ci[0]}, {ci[1]}]" if low is not None and high is not None else ""
-        delta_unit = " pp" if unit == "%" else unit
-        shown = [_fmt(v, scale, decimals, unit) for v in (b, t)]
-        rows.append([label, *shown, _fmt(diff, scale, decimals, delta_unit, signed=True), ci_cell])
+        row = [label, *(_fmt(v, scale, decimals, unit) for v in values)]
+        for delta_key, other in against:
+            logged = (metrics.get(delta_key) or {}).get(key) or {}
+            a, t = values[variants.index(other)], values[variants.index("tuned")]
+            diff = as_number(logged.get("delta"))
+            if diff is None and a is not None and t is not None:
+                diff = t - a
+            low, high = as_number(logged.get("ci_low")), as_number(logged.get("ci_high"))
+            ci = [_fmt(bound, scale, decimals, signed=True) for bound in (low, high)]
+            ci_cell = f"[{ci[0]}, {ci[1]}]" if low is not None and high is not None else ""
+            delta_unit = " pp" if unit == "%" else unit
+            row += [_fmt(diff, scale, decimals, delta_unit, signed=True), ci_cell]
+        rows.append(row)
     if not rows:
         return "_No base/tuned metrics logged for this experiment (was evaluation run?)._"
-    return _table(["metric", "base", "tuned", "delta (tuned − base)", "95% CI"], rows)
+    deltas = [cell for _, other in against for cell in (f"delta (tuned − {other})", "95% CI")]
+    return _table(["metric", *variants, *deltas], rows)
 
 
-def groups_table(groups: dict, kind: str) -> str:
+def groups_table(groups: dict, kind: str, variants: list[str] | None = None) -> str:
     """Per-group chrF++/ROUGE-L/Bengali share, largest groups first, at most ``MAX_GROUPS`` rows."""
     if not groups:
         return f"_No per-{kind} breakdown logged._"
+    variants = variants or ["base", "tuned"]
     ordered = sorted(groups.items(), key=lambda item: (-(item[1].get("n") or 0), item[0]))
     rows = []
     for name, group in ordered[:MAX_GROUPS]:
-        b, t = group.get("base") or {}, group.get("tuned") or {}
-        cells = [_fmt(v.get(key), *style) for key, style in GROUP_COLUMNS for v in (b, t)]
+        scores = [group.get(v) or {} for v in variants]
+        cells = [_fmt(v.get(key), *style) for key, style in GROUP_COLUMNS for v in scores]
         rows.append([name, group.get("n"), *cells])
-    headers = [kind, "n", "chrF++ base", "chrF++ tuned", "ROUGE-L base", "ROUGE-L tuned"]
-    table = _table([*headers, "Bengali base", "Bengali tuned"], rows)
+    titles = ("chrF++", "ROUGE-L", "Bengali")
+    table = _table([kind, "n", *(f"{title} {v}" for title in titles for v in variants)], rows)
     hidden = ordered[MAX_GROUPS:]
     if hidden:
         n_hidden = sum(g.get("n") or 0 for _, g in hidden)
@@ -115,28 +131,32 @@ def groups_table(groups: dict, kind: str) -> str:
     return table
 
 
-def examples_section(responses: list[dict]) -> str:
-    """The first few test examples answered by both variants in the same evaluation run.
+def examples_section(responses: list[dict], variants: list[str] | None = None) -> str:
+    """The first few test examples answered by every variant in the same evaluation run.
 
     Pairs by (evaluation_id, example_id) when logged (re-running evaluate adds a new run; short dialogue turns
     can share an input text), else by identical ``input_text`` for older logs.
     """
+    variants = variants or ["base", "tuned"]
 
     def key(r: dict) -> tuple:
         if r.get("example_id") is not None:
             return (r.get("evaluation_id"), r["example_id"])
         return (r.get("evaluation_id"), r.get("input_text"))
 
-    base = {key(r): r for r in responses if r.get("variant") == "base"}
-    tuned = [r for r in responses if r.get("variant") == "tuned" and key(r) in base]
-    pairs = [(base[key(r)], r) for r in tuned]
-    if not pairs:
-        return "_No paired base/tuned responses logged in GeneratedResponses for this experiment._"
+    by_variant = {v: {key(r): r for r in responses if r.get("variant") == v} for v in variants}
+    last = variants[-1]
+    shared = [k for k in by_variant[last] if all(k in by_variant[v] for v in variants)]
+    if not shared or len(variants) < 2:
+        return f"_No paired {'/'.join(variants)} responses logged in GeneratedResponses for this experiment._"
     examples = []
-    for i, (b, t) in enumerate(pairs[:N_EXAMPLES], 1):
-        reference = t.get("reference_text") or b.get("reference_text")
-        texts = [t["input_text"], reference, b.get("response_text"), t.get("response_text")]
-        rows = [[name, _truncate(str(text or "—"))] for name, text in zip(EXAMPLE_ROWS, texts, strict=True)]
+    for i, k in enumerate(shared[:N_EXAMPLES], 1):
+        answers = [by_variant[v][k] for v in variants]
+        first = answers[-1]
+        reference = next((a.get("reference_text") for a in reversed(answers) if a.get("reference_text")), None)
+        texts = [("prompt", first["input_text"]), ("reference", reference)]
+        texts += [(v, a.get("response_text")) for v, a in zip(variants, answers, strict=True)]
+        rows = [[name, _truncate(str(text or "—"))] for name, text in texts]
         examples.append(f"### Example {i}\n\n{_table(['', 'text'], rows)}")
     return "\n\n".join(examples)
 
@@ -209,6 +229,16 @@ def _training_section(experiment: dict) -> list[str]:
     return [_table(["", "value"], rows), "![](plots/loss.png)"]
 
 
+def _title(variants: list[str]) -> str:
+    names = {"base": "base", "sft": "SFT", "tuned": "preference-tuned" if "sft" in variants else "fine-tuned"}
+    return " vs ".join(names.get(v, v) for v in variants).capitalize().replace("sft", "SFT")
+
+
+def _left_out(metrics: dict) -> str:
+    left_out = metrics.get("left_out_trained_prompts")
+    return f" ({escape(left_out)} more left out: the preference stage trained on their prompts)" if left_out else ""
+
+
 def _reproduce_command(experiment_id: str, output_dir: Path, logs_dir: str | None) -> str:
     args = ["python", "-m", "bempathy.report", "--experiment", experiment_id]
     if logs_dir:
@@ -221,6 +251,7 @@ def render_report(experiment: dict, responses: list[dict], output_dir: Path, log
     run = RunFolder(Path(output_dir))
     exp_id = str(experiment.get("id", "?"))
     metrics = experiment.get("metrics") or {}
+    variants = variants_of(metrics)
     plot_loss(experiment.get("loss_history") or [], run.plots_dir / "loss.png")
     plot_metrics(metrics, run.plots_dir / "metrics.png")
     signatures = [
@@ -235,10 +266,10 @@ def render_report(experiment: dict, responses: list[dict], output_dir: Path, log
         *data_section(experiment.get("data") or {}),
         "## Training",
         *_training_section(experiment),
-        "## Base vs fine-tuned (held-out test split)",
+        f"## {_title(variants)} (held-out test split)",
         f"{escape(metrics.get('n_examples'))} examples of the {escape(metrics.get('split'))} "
-        f"split, evaluated {escape(metrics.get('evaluated_at'))}; "
-        f"decoding: {escape(_joined(metrics.get('decoding')))}. Delta is tuned − base (Bengali share in "
+        f"split{_left_out(metrics)}, evaluated {escape(metrics.get('evaluated_at'))}; "
+        f"decoding: {escape(_joined(metrics.get('decoding')))}. Deltas are tuned − the other variant (Bengali share in "
         "percentage points); 95% CIs are paired bootstrap intervals, shown only where logged. "
         "Higher is better for BLEU, chrF++, ROUGE and Bengali share; for perplexity **lower is better**; "
         "mean length is descriptive.",
@@ -246,11 +277,11 @@ def render_report(experiment: dict, responses: list[dict], output_dir: Path, log
         "![](plots/metrics.png)",
         _table(["metric", "signature"], signatures),
         "## Per sub-corpus",
-        groups_table(metrics.get("by_subcorpus") or {}, "sub-corpus"),
+        groups_table(metrics.get("by_subcorpus") or {}, "sub-corpus", variants),
         "## Per topic",
-        groups_table(metrics.get("by_topic") or {}, "topic"),
+        groups_table(metrics.get("by_topic") or {}, "topic", variants),
         "## Example answers",
-        examples_section(responses),
+        examples_section(responses, variants),
         "## Reproduce",
         "Every number and figure above is recomputed from the logs alone by:",
         f"```\n{_reproduce_command(exp_id, run.path, logs_dir)}\n```",

@@ -31,6 +31,8 @@ from bempathy.model.tokenizer import load_tokenizer
 
 BASE = "base"
 TUNED = "tuned"
+# A preference run serves the SFT run it started from under this name, next to its own adapter (``tuned``).
+SFT = "sft"
 T = TypeVar("T")
 
 

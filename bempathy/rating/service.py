@@ -76,6 +76,17 @@ SLOT_UNIQUE_ON = ("item_id", "slot")  # one rating per slot: never more than rat
 LEASE_RETRIES = 5  # another process granted the slot we picked: refresh and pick again
 
 
+def parse_variants(value: str | None, flag: str = "--rate-variants") -> tuple[str, str]:
+    """``"sft,tuned"`` -> ("sft", "tuned"): the two variants of an evaluation that raters compare (default
+    base and tuned; a preference run's evaluation also has ``sft``)."""
+    if not value:
+        return ("base", "tuned")
+    names = tuple(part.strip() for part in value.split(","))
+    if len(names) != 2 or not all(names) or names[0] == names[1]:
+        raise HumanEvalError(f"{flag} takes two different variant names, e.g. sft,tuned; got {value!r}")
+    return names  # type: ignore[return-value]
+
+
 def _refused(message: str) -> dict:
     return {"ok": False, "message": message, "rating_id": None}
 
@@ -126,7 +137,8 @@ class RatingService:
 
     @classmethod
     def from_args(cls, args: Any, store: Store, *, bind_pseudonyms: bool = True) -> RatingService:
-        """Build from app.py's flags: --experiment, --ratings-per-item, --pairs, --gold, --gold-rate, --rate-limit.
+        """Build from app.py's flags: --experiment, --rate-variants, --ratings-per-item, --pairs, --gold,
+        --gold-rate, --rate-limit.
 
         One ``--rate-limit`` applies per rater and per client address. ``bind_pseudonyms`` is False with OAuth,
         where the signed-in name is the identity.
@@ -135,6 +147,7 @@ class RatingService:
         return cls(
             store,
             experiment_id=getattr(args, "experiment", None),
+            variants=parse_variants(getattr(args, "rate_variants", None)),
             pairs_path=getattr(args, "pairs", None),
             gold_path=getattr(args, "gold", None),
             gold_rate=getattr(args, "gold_rate", 0.0) or 0.0,

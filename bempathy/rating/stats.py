@@ -166,6 +166,16 @@ def _win_rate(ratings: list[_Rating], base: str, tuned: str) -> dict:
     return {**shares, "n": n, "counts": dict(counts), "intervals": intervals}
 
 
+def _win_rates(ratings: list[_Rating], variants: list[str], base: str, tuned: str) -> dict:
+    """Every pair of variants that raters compared: the later one in training order (base, others, tuned) over the
+    earlier, keyed ``"tuned_over_sft"``; a preference run's evaluation can be rated base-tuned and sft-tuned."""
+    order = [base, *[v for v in variants if v not in (base, tuned)], tuned]
+    pairs = {
+        tuple(sorted(r.pair, key=order.index)) for r in ratings if r.pair is not None and set(r.pair) <= set(order)
+    }
+    return {f"{second}_over_{first}": _win_rate(ratings, first, second) for first, second in sorted(pairs)}
+
+
 def _position_bias(ratings: list[_Rating]) -> dict:
     a = sum(r.outcome == "A" and r.positional for r in ratings)
     b = sum(r.outcome == "B" and r.positional for r in ratings)
@@ -191,6 +201,7 @@ def _figures(ratings: list[_Rating], table: _Table, variants: list[str], base: s
         "n_items": len({r.item for r in ratings}),
         "means": means,
         "win_rate": _win_rate(ratings, base, tuned),
+        "win_rates": _win_rates(ratings, variants, base, tuned),
         "alpha": alpha["interval"],
         "alpha_ordinal": alpha["ordinal"],
         "position_bias": _position_bias(ratings),
@@ -302,8 +313,13 @@ def summarize(
     bootstrap_resamples: int = 1000,
     seed: int = 0,
     min_seconds: float = 3.0,
+    include_simulated: bool = False,
 ) -> dict:
     """Everything a report says about the human ratings, as one JSON-safe dict (see the module docstring).
+
+    Ratings marked ``simulated: true`` (the simulated crowd of ``python -m bempathy.rating.simulated``) are never
+    counted as human: they are left out and counted in ``data_issues["simulated"]``, unless ``include_simulated``
+    (the simulated crowd's own figures).
 
     With ``experiment_id``, only that experiment's ratings count (gold ratings without an experiment id are
     kept: gold items may be shared across experiments). Nothing is ever deleted: flagged raters' ratings are
@@ -313,6 +329,9 @@ def summarize(
     model: list[_Rating] = []
     gold: list[_Rating] = []
     for record in records or []:
+        if isinstance(record, dict) and record.get("simulated") and not include_simulated:
+            issues["simulated"] += 1
+            continue
         rating = _parse(record, issues)
         if rating is None:
             continue

@@ -24,6 +24,7 @@ from bempathy.text import UnsafeTextError, hygienic_text
 MAX_INPUT_CHARS = 2000
 MAX_NEW_TOKENS_LIMIT = 1024
 MAX_SYSTEM_PROMPT_CHARS = 4000
+MAX_COMPARE_VARIANTS = 4  # columns of one comparison: base, SFT, preference and one more
 SCREENED_USER_TURNS = 20  # earlier user turns the safety screen reads (a crisis keeps its help visible)
 # Bounded work per request: one client must not hold the one model queue with a huge "history". The newest turns
 # are kept while they fit every budget below; older ones are dropped, and nothing past the first refusal is read.
@@ -334,14 +335,41 @@ class ConversationService:
         seed: int | None = None,
         system_prompt: str | None = None,
         log: bool = False,
-    ) -> Iterator[tuple[ColumnState, ColumnState]]:
+    ) -> Iterator[tuple[ColumnState, ...]]:
         """Both columns from one ``generate`` call (a mixed-adapter batch), streamed together."""
-        text = self.check_message(prompt)
         default_left, default_right = self.default_pair()
-        variants = [self.check_variant(left, default_left), self.check_variant(right, default_right)]
+        return self.compare_variants(
+            prompt, [left or default_left, right or default_right], settings, seed, system_prompt, log
+        )
+
+    def compare_variants(
+        self,
+        prompt: str,
+        variants: Sequence[str] | None = None,
+        settings: DecodingSettings | None = None,
+        seed: int | None = None,
+        system_prompt: str | None = None,
+        log: bool = False,
+    ) -> Iterator[tuple[ColumnState, ...]]:
+        """One column per variant (default: every loaded one, base first), all rows of one ``generate`` call."""
+        text = self.check_message(prompt)
+        variants = [self.check_variant(v, BASE) for v in (variants or self.compare_order())]
+        if len(variants) > MAX_COMPARE_VARIANTS:
+            raise _refuse(
+                f"একসঙ্গে সর্বোচ্চ {MAX_COMPARE_VARIANTS}টি মডেল তুলনা করা যায়।",
+                f"At most {MAX_COMPARE_VARIANTS} variants can be compared at once, got {len(variants)}.",
+            )
         check_seed(seed)
+        return self._compare(text, variants, settings, seed, system_prompt, log)
+
+    def compare_order(self) -> list[str]:
+        """Every loaded variant, base first, then as loaded reversed (base, sft, tuned): the order of training."""
+        return [BASE, *reversed([v for v in self.chat.variants if v != BASE])]
+
+    def _compare(self, text, variants, settings, seed, system_prompt, log) -> Iterator[tuple[ColumnState, ...]]:
         screen = self.policy.screen(text)
         conversation = self._conversation(system_prompt, [], text)
+        rows = range(len(variants))
         if screen.assessment.crisis and self.chat.demo:
             # One reply per column, as on the model path, so the counters count replies shown.
             replies = [self.policy.compose(screen, "", final=True, demo_model=True) for _ in variants]
@@ -351,11 +379,11 @@ class ConversationService:
             return
         began = time.perf_counter()
         snapshot = None
-        for snapshot in self.chat.stream_many([conversation, conversation], variants, settings, seed):
-            yield tuple(self._column(screen, variants[i], snapshot, i, final=False) for i in range(2))
+        for snapshot in self.chat.stream_many([conversation] * len(variants), variants, settings, seed):
+            yield tuple(self._column(screen, variants[i], snapshot, i, final=False) for i in rows)
         if snapshot is None:  # generation produced nothing at all
             raise RuntimeError(f"generation ended without output after {time.perf_counter() - began:.1f} s")
-        columns = tuple(self._column(screen, variants[i], snapshot, i, final=True) for i in range(2))
+        columns = tuple(self._column(screen, variants[i], snapshot, i, final=True) for i in rows)
         yield columns
         if log:
             for column in columns:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bempathy.model.chat import TUNED, ChatModel
+from bempathy.model.chat import SFT, TUNED, ChatModel
 from bempathy.prompts import SYSTEM_PROMPT
 from bempathy.runs import ModelLoadError, RunFolder
 from bempathy.storage.store import Store
@@ -61,16 +61,26 @@ def plan_from_run(run_dir: str | Path) -> ModelPlan:
     run = RunFolder(Path(run_dir))
     if not run.has_adapter():
         raise ModelLoadError(f"{run.path} has no adapter ({run.adapter_dir}/adapter_config.json). {TRAIN_HINT}")
-    base = run.base_model()
+    saved = run.config()
+    base = run.base_model(saved)
     if not base:
         raise ModelLoadError(f"cannot tell which base model {run.adapter_dir} was trained on; use --base NAME")
+    adapters, experiments = {TUNED: run.adapter_dir}, {TUNED: run.experiment_id()}
+    parent = run.parent(saved)
+    if parent is not None:  # a preference run: its SFT run answers too, as "sft" (base / sft / tuned side by side)
+        if not parent.has_adapter():
+            raise ModelLoadError(
+                f"{run.path} is a preference run on {parent.path}, which has no adapter: the SFT model it was "
+                "trained from and compared with cannot be loaded"
+            )
+        adapters[SFT], experiments[SFT] = parent.adapter_dir, parent.experiment_id()
     return ModelPlan(
         base=base,
-        adapters={TUNED: run.adapter_dir},
-        experiment_ids={TUNED: run.experiment_id()},
-        load_in_4bit=run.load_in_4bit(),
+        adapters=adapters,
+        experiment_ids=experiments,
+        load_in_4bit=run.load_in_4bit(saved),
         source="run",
-        system_prompt=run.system_prompt(),
+        system_prompt=run.system_prompt(saved),
     )
 
 

@@ -33,7 +33,7 @@ from bempathy.hardware import is_main_process, peak_memory_mb, release_memory
 from bempathy.model.tokenizer import load_tokenizer
 from bempathy.runs import ModelLoadError, RunFolder
 from bempathy.serve.plan import ModelPlan, plan_from_run
-from bempathy.storage.log import utc_now
+from bempathy.storage.log import utc_now, write_atomic
 from bempathy.storage.store import Store
 from bempathy.train.callbacks import LOGGED_KEYS, ExperimentLogCallback
 from bempathy.train.finetuner import check_gpu_processes, keep_trainable_fp32
@@ -131,12 +131,13 @@ class PreferenceTrainer:
             )
         plan = plan_from_run(sft.path)  # the app's own check of a run folder: an adapter and a known base
         data = read_preferences(args.preferences, args.preference_loss)
-        check_prompts_in_corpus(data, sft)  # DPO and KTO alike: prompts from the run's own corpus
+        corpus = sft.data_run()
+        check_prompts_in_corpus(data, corpus)  # DPO and KTO alike: prompts from the run's own corpus
         if data.prompt_splits.get("test"):
             print(
                 f"bempathy: note: {data.prompt_splits['test']} of {len(data.rows)} preference prompts are in "
-                f"{sft.split_path('test')}: scored on that split, the preference model is not scored on held-out "
-                "prompts"
+                f"{corpus.split_path('test')}: this run's evaluation leaves those test examples out (held-out "
+                "prompts only)"
             )
         return sft, plan, data
 
@@ -302,6 +303,8 @@ class PreferenceTrainer:
             self.output.config_path.write_text(
                 json.dumps(self.saved_config(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
             )
+            # The rows it trained on, byte for byte: its evaluation leaves their prompts out (held-out prompts only).
+            write_atomic(self.output.preferences_path, self.data.raw)
             if self.experiment_id is not None:  # only now: a failed rerun must not relabel an older adapter
                 self.output.write_experiment_id(self.experiment_id)
         PartialState().wait_for_everyone()

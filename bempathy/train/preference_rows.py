@@ -31,6 +31,7 @@ class PreferenceRows:
     sha256: str
     lines: list[int] = field(default_factory=list)  # each row's line number in the file
     prompt_splits: dict[str, int] = field(default_factory=dict)  # rows whose user turn is in each split
+    raw: bytes = field(default=b"", repr=False)  # the file as read (the run folder keeps a copy)
 
     def summary(self) -> dict[str, Any]:
         summary: dict[str, Any] = {"path": str(self.path), "sha256": self.sha256, "rows": len(self.rows)}
@@ -105,7 +106,9 @@ def read_preferences(path: str | Path, loss: str) -> PreferenceRows:
         numbers.append(number)
     if not rows:
         raise DataError(f"{path}: no preference rows (the file is empty)")
-    return PreferenceRows(path=path, loss=loss, rows=rows, sha256=hashlib.sha256(raw).hexdigest(), lines=numbers)
+    return PreferenceRows(
+        path=path, loss=loss, rows=rows, sha256=hashlib.sha256(raw).hexdigest(), lines=numbers, raw=raw
+    )
 
 
 def corpus_user_turns(run: RunFolder) -> dict[str, set[str]]:

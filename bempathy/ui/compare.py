@@ -1,7 +1,10 @@
-"""Compare tab: one prompt, two variants side by side from a single ``generate`` call; and ``/compare``.
+"""Compare tab: one prompt, two variants side by side from a single ``generate`` call; ``/compare`` and
+``/compare_all``.
 
-Both columns are rows of one mixed-adapter batch (the base row runs with the adapter off, per row), so they share
-decoding settings, seed and cost, and stream together.
+Every column is a row of one mixed-adapter batch (the base row runs with the adapters off, per row), so they share
+decoding settings, seed and cost, and stream together. A preference run serves three variants (base, the SFT run
+it started from, and its own adapter): the tab then shows three columns, and ``/compare_all`` answers every loaded
+variant.
 """
 
 from __future__ import annotations
@@ -84,29 +87,37 @@ def build_compare_tab(ctx: AppContext) -> None:
         max_new = gr.Slider(16, MAX_NEW_TOKENS_LIMIT, value=CHAT_MAX_NEW_TOKENS, step=16, label="Max new tokens")
         seed = gr.Number(value=COMPARE_SEED, precision=0, label="Seed (both columns)")
     run = gr.Button("তুলনা করুন · Compare", variant="primary", elem_id="compare-run")
+    defaults = list(service.compare_order()) if len(choices) > 2 else [default_left, default_right]
+    names = ["left", "right", "third"][: len(defaults)]
+    dropdowns, texts, stats = [], [], []
     with gr.Row():
-        with gr.Column():
-            left = gr.Dropdown(choices, value=default_left, label="Left", elem_id="compare-left-variant")
-            left_text = gr.Textbox(label="Left answer", lines=10, interactive=False, elem_id="compare-left")
-            left_stats = gr.Markdown(elem_id="compare-left-stats")
-        with gr.Column():
-            right = gr.Dropdown(choices, value=default_right, label="Right", elem_id="compare-right-variant")
-            right_text = gr.Textbox(label="Right answer", lines=10, interactive=False, elem_id="compare-right")
-            right_stats = gr.Markdown(elem_id="compare-right-stats")
+        for name, default in zip(names, defaults, strict=True):
+            with gr.Column():
+                title = name.capitalize()
+                dropdowns.append(gr.Dropdown(choices, value=default, label=title, elem_id=f"compare-{name}-variant"))
+                texts.append(
+                    gr.Textbox(label=f"{title} answer", lines=10, interactive=False, elem_id=f"compare-{name}")
+                )
+                stats.append(gr.Markdown(elem_id=f"compare-{name}-stats"))
+    columns = len(defaults)
 
     @ctx.gpu
-    def run_compare(text, left, right, temperature, top_p, max_new, seed) -> Iterator:
+    def run_compare(text, *values) -> Iterator:
+        chosen, (temperature, top_p, max_new, seed) = values[:columns], values[columns:]
         try:
-            checked = compare_inputs(service, text, left, right, temperature, top_p, max_new, seed, None)
-            for a, b in service.compare(*checked):
-                yield a.text, b.text, a.stats_line(), b.stats_line()
+            text, left, right, settings, seed, _ = compare_inputs(
+                service, text, chosen[0], chosen[1], temperature, top_p, max_new, seed, None
+            )
+            variants = [left, right, *(variant_param(v, n) for v, n in zip(chosen[2:], names[2:], strict=True))]
+            for states in service.compare_variants(text, variants, settings, seed):
+                yield *(s.text for s in states), *(s.stats_line() for s in states)
         except REFUSED as error:
             raise client_error(error) from None
 
     run.click(
         run_compare,
-        [prompt, left, right, temperature, top_p, max_new, seed],
-        [left_text, right_text, left_stats, right_stats],
+        [prompt, *dropdowns, temperature, top_p, max_new, seed],
+        [*texts, *stats],
         concurrency_id=MODEL_QUEUE,
         api_visibility="private",
     )
@@ -136,6 +147,35 @@ def build_compare_tab(ctx: AppContext) -> None:
             raise client_error(error) from None
 
     gr.api(compare, api_name="compare", concurrency_id=MODEL_QUEUE)
+
+    @ctx.gpu
+    def compare_all(
+        prompt: str,
+        temperature: float = CHAT_TEMPERATURE,
+        top_p: float = CHAT_TOP_P,
+        max_new_tokens: int = CHAT_MAX_NEW_TOKENS,
+        seed: int | None = COMPARE_SEED,
+        system_prompt: str | None = None,
+    ) -> Iterator[dict]:
+        """Stream every loaded variant's answer (base first; a preference run: base, sft, tuned) for one prompt.
+
+        All rows come from one generate call with the same decoding and seed. Each update is
+        ``{"variants": [...], "answers": {variant: text}, "stats": {variant: {...}}}``.
+        """
+        try:
+            text, _, _, settings, seed, system = compare_inputs(
+                service, prompt, None, None, temperature, top_p, max_new_tokens, seed, system_prompt
+            )
+            for states in service.compare_variants(text, None, settings, seed, system):
+                yield {
+                    "variants": [s.variant for s in states],
+                    "answers": {s.variant: s.text for s in states},
+                    "stats": {s.variant: column_stats(s) for s in states},
+                }
+        except REFUSED as error:
+            raise client_error(error) from None
+
+    gr.api(compare_all, api_name="compare_all", concurrency_id=MODEL_QUEUE)
 
     def variants() -> list[dict[str, Any]]:
         """The loaded variants, their labels and experiment ids."""

@@ -58,6 +58,20 @@ def _round(value: Any) -> float | None:
     return round(value, 4) if isinstance(value, int | float) else None
 
 
+# What /report returns of an evaluation (a preference run adds sft, delta_vs_sft and the prompts it left out).
+REPORT_METRIC_KEYS = (
+    "variants",
+    "base",
+    "sft",
+    "tuned",
+    "delta",
+    "delta_vs_sft",
+    "n_examples",
+    "left_out_trained_prompts",
+    "evaluation_id",
+)
+
+
 def report_payload(ctx: AppContext, experiment_id: str | None) -> dict[str, Any]:
     """One experiment's figures as data (the ``/report`` endpoint): metrics, loss history, data, human scores."""
     experiment = _experiment(ctx, experiment_id)
@@ -69,7 +83,7 @@ def report_payload(ctx: AppContext, experiment_id: str | None) -> dict[str, Any]
         "found": True,
         "status": experiment.get("status"),
         "model_name": experiment.get("model_name"),
-        "metrics": {key: metrics.get(key) for key in ("base", "tuned", "delta", "n_examples", "evaluation_id")},
+        "metrics": {key: metrics.get(key) for key in REPORT_METRIC_KEYS},
         "by_topic": metrics.get("by_topic"),
         "by_subcorpus": metrics.get("by_subcorpus"),
         "loss_history": experiment.get("loss_history") or [],
@@ -195,11 +209,12 @@ def build_reports_tab(ctx: AppContext):
         variants = sorted({r.get("variant") for r in report.evaluation_responses(ctx.store, exp)} - {None})
         topics = sorted({str(t) for t in (metrics.get("by_topic") or {})})
         human_text, human_fig = _human(ctx, exp["id"])
+        evaluated = report.variants_of(metrics)
         by_group = [
             "### Per sub-corpus",
-            report.groups_table(metrics.get("by_subcorpus") or {}, "sub-corpus"),
+            report.groups_table(metrics.get("by_subcorpus") or {}, "sub-corpus", evaluated),
             "### Per topic",
-            report.groups_table(metrics.get("by_topic") or {}, "topic"),
+            report.groups_table(metrics.get("by_topic") or {}, "topic", evaluated),
         ]
         return {
             status: _status_line(exp),
@@ -208,7 +223,9 @@ def build_reports_tab(ctx: AppContext):
             comparison: report.comparison_table(metrics),
             groups: "\n\n".join(by_group),
             data: "\n\n".join(report.data_section(exp.get("data") or {})),
-            lengths_plot: figures.length_histogram(RunFolder(Path(run_dir)).token_lengths() if run_dir else []),
+            lengths_plot: figures.length_histogram(
+                RunFolder(Path(run_dir)).data_run().token_lengths() if run_dir else []
+            ),
             topic: gr.update(choices=["", *topics], value=topic_name if topic_name in topics else ""),
             **_answers(ctx, exp, left_variant, right_variant, topic_name, token, responses, responses_note),
             human: human_text,

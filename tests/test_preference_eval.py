@@ -1,0 +1,143 @@
+"""A preference run scored, reported and served as three variants: base, the SFT run it started from, its own."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import train
+from bempathy.config import parse_config
+from bempathy.data.subsets import select_examples
+from bempathy.model.chat import ChatModel
+from bempathy.rating.items import HumanEvalError
+from bempathy.rating.service import RatingService, parse_variants
+from bempathy.runs import RunFolder
+from bempathy.storage.store import Store
+from tests.conftest import TINY_PRESET, RunningApp
+
+pytestmark = pytest.mark.slow
+EVALUATED = 6  # the tiny_run fixture's --eval_max_examples
+TRAINED_TEST_PROMPTS = 2  # of those, the preference rows use this many (as rated items would)
+THREE = ["base", "sft", "tuned"]
+
+
+def _dpo_rows(run: RunFolder, path: Path) -> tuple[Path, set[str]]:
+    """4 pairs on train prompts and 2 on prompts the SFT run's evaluation answered; returns the test example ids."""
+    seed = parse_config(["--config", str(TINY_PRESET)]).data.split_seed
+    tested = select_examples(run.read_split("test"), EVALUATED, seed)[:TRAINED_TEST_PROMPTS]
+    rows = [*run.read_split("train")[:4], *tested]
+    with path.open("w", encoding="utf-8") as handle:
+        for i, row in enumerate(rows):
+            other = rows[(i + 1) % len(rows)]["messages"][-1]
+            pair = {"prompt": row["messages"][:-1], "chosen": [row["messages"][-1]], "rejected": [other]}
+            handle.write(json.dumps(pair, ensure_ascii=False) + "\n")
+    return path, {row["id"] for row in tested}
+
+
+@pytest.fixture(scope="module")
+def evaluated(tiny_run, tmp_path_factory):
+    """(preference run, logs, its experiment, the test ids it trained on, the variants of each generate batch)."""
+    source_run, source_logs = tiny_run
+    root = tmp_path_factory.mktemp("preference-eval")
+    sft, logs, out = root / "sft", root / "logs", root / "sft-dpo"
+    shutil.copytree(source_run, sft)
+    shutil.copytree(source_logs, logs)
+    rows, trained_ids = _dpo_rows(RunFolder(sft), root / "dpo.jsonl")
+    common = ["--config", str(TINY_PRESET), "--logs_dir", str(logs), "--output_dir", str(out)]
+    preference = ["--stage", "preference", "--from_run", str(sft), "--preferences", str(rows)]
+    assert train.main([*common, *preference, "--per_device_train_batch_size", "2", "--preference_max_steps", "2"]) == 0
+    batches: list[list[str]] = []
+    rows_of = ChatModel._rows
+
+    def recording(self, variants):
+        batches.append(list(variants))
+        return rows_of(self, variants)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ChatModel, "_rows", recording)
+        evaluate = ["--stage", "evaluate", "--eval_max_examples", str(EVALUATED), "--bootstrap_resamples", "50"]
+        assert train.main([*common, *evaluate]) == 0
+    experiment = Store(logs).experiments.get(RunFolder(out).experiment_id())
+    return out, logs, experiment, trained_ids, batches
+
+
+def test_a_preference_run_is_scored_as_base_sft_and_tuned_on_prompts_it_did_not_train_on(evaluated):
+    out, logs, experiment, trained_ids, _ = evaluated
+    metrics = experiment["metrics"]
+    assert metrics["variants"] == THREE
+    assert metrics["left_out_trained_prompts"] == TRAINED_TEST_PROMPTS
+    assert metrics["n_examples"] == EVALUATED - TRAINED_TEST_PROMPTS
+    assert not set(metrics["example_ids"]) & trained_ids
+    assert RunFolder(out).preferences_path.is_file()  # the rows it trained on travel with the run
+    for key, other in (("delta", "base"), ("delta_vs_sft", "sft")):
+        chrf = metrics[key]["chrf"]
+        assert {other, "tuned", "delta", "ci_low", "ci_high"} <= chrf.keys()
+        assert chrf["delta"] == pytest.approx(metrics["tuned"]["chrf"] - metrics[other]["chrf"])
+        assert metrics[key]["perplexity"]["delta"] == pytest.approx(
+            metrics["tuned"]["perplexity"] - metrics[other]["perplexity"]
+        )
+    responses = Store(logs).responses.find(evaluation_id=metrics["evaluation_id"])
+    by_variant = {v: sorted(r["example_id"] for r in responses if r["variant"] == v) for v in THREE}
+    assert by_variant["base"] == by_variant["sft"] == by_variant["tuned"] == sorted(metrics["example_ids"])
+
+
+def test_the_three_answers_to_a_prompt_share_one_generate_call(evaluated):
+    *_, batches = evaluated
+    generated = [b for b in batches if len(b) > 1]  # perplexity scores one variant at a time
+    assert generated and sum(map(len, generated)) == 3 * (EVALUATED - TRAINED_TEST_PROMPTS)
+    for batch in generated:
+        assert len(batch) % 3 == 0 and batch == THREE * (len(batch) // 3)
+
+
+def test_the_report_shows_every_variant_and_both_deltas(evaluated):
+    out, *_ = evaluated
+    report = RunFolder(out).report_path.read_text(encoding="utf-8")
+    assert "## Base vs SFT vs preference-tuned (held-out test split)" in report
+    assert "| metric | base | sft | tuned | delta (tuned − base) | 95% CI | delta (tuned − sft) | 95% CI |" in report
+    assert f"({TRAINED_TEST_PROMPTS} more left out: the preference stage trained on their prompts)" in report
+
+
+def test_the_app_serves_three_variants_and_compare_all_answers_them_in_one_generate_call(evaluated):
+    out, logs, experiment, *_ = evaluated
+    app = RunningApp(["--run", str(out), "--logs-dir", str(logs)])
+    try:
+        client = app.client()
+        assert [v["variant"] for v in client.predict(api_name="/variants")] == ["tuned", "sft", "base"]
+        model = app.ctx.chat.model
+        calls = []
+        generate = model.generate
+
+        def counting(*args, **kwargs):
+            calls.append(kwargs["input_ids"].shape[0])
+            return generate(*args, **kwargs)
+
+        model.generate = counting
+        final = client.predict("পরীক্ষা নিয়ে খুব ভয় লাগছে।", 0.0, api_name="/compare_all")
+        assert calls == [3]  # one generate call, one row per variant
+        assert final["variants"] == THREE and set(final["answers"]) == set(THREE)
+        assert all(final["stats"][v]["done"] for v in THREE)
+        payload = client.predict(experiment["id"], api_name="/report")
+        assert payload["metrics"]["variants"] == THREE and payload["metrics"]["delta_vs_sft"]
+    finally:
+        app.close()
+
+
+def test_raters_can_compare_sft_with_the_preference_model(evaluated):
+    _, logs, experiment, *_ = evaluated
+    service = RatingService(Store(logs), experiment_id=experiment["id"], variants=parse_variants("sft,tuned"))
+    try:
+        assert len(service.items) == EVALUATED - TRAINED_TEST_PROMPTS
+        assert all(set(item.answers) == {"sft", "tuned"} for item in service.items.values())
+    finally:
+        service.close()
+
+
+def test_rate_variants_names_two_variants():
+    assert parse_variants(None) == ("base", "tuned")
+    assert parse_variants(" sft , tuned ") == ("sft", "tuned")
+    for bad in ("sft", "sft,tuned,base", "sft,", "sft,sft"):
+        with pytest.raises(HumanEvalError, match="--rate-variants takes two different variant names"):
+            parse_variants(bad)
