@@ -131,6 +131,39 @@ def gold_outcome(scores: dict[str, dict[str, int]], preferred_variant: str | Non
     return "failed"
 
 
+def rating_record(
+    item: Item,
+    *,
+    experiment_id: str | None,
+    evaluation_id: str | None,
+    rater_id: str,
+    shown: tuple[str, str],
+    scores: dict[str, dict[str, int]],
+    preference: str,
+    comment: str,
+    seconds_spent: float | None,
+) -> dict[str, Any]:
+    """One ``HumanEvaluations`` record (without its slot): the schema the service and the simulated crowd share."""
+    preferred = {"A": shown[0], "B": shown[1]}.get(preference)
+    record = {
+        "item_id": item.item_id,
+        "experiment_id": experiment_id,
+        "evaluation_id": evaluation_id,
+        "rater_id": rater_id,
+        "shown": list(shown),
+        "scores": scores,
+        "preference": preference,
+        "preferred_variant": preferred,
+        "comment": comment,
+        "seconds_spent": seconds_spent,
+        "gold": gold_outcome(scores, preferred) if item.kind == "gold" else None,
+        "example_id": item.example_id,
+    }
+    if item.response_ids:
+        record["response_ids"] = item.response_ids
+    return record
+
+
 def resolve_evaluation(store: Store, experiment_id: str | None, evaluation_id: str | None) -> tuple[str, str] | None:
     """(experiment_id, evaluation_id) to rate; None if no experiment was given and none is ready yet.
 

@@ -55,9 +55,9 @@ from bempathy.rating.items import (
     CRITERIA_NAMES,
     HumanEvalError,
     Item,
-    gold_outcome,
     load_gold,
     load_pairs,
+    rating_record,
     resolve_evaluation,
     run_items,
     shown_order,
@@ -383,25 +383,17 @@ class RatingService:
             variant: {c: parse_score(v, c, side) for c, v in zip(CRITERIA_NAMES, values, strict=True)}
             for variant, side, values in ((shown[0], "A", scores_a), (shown[1], "B", scores_b))
         }
-        choice = parse_preference(preference)
-        text = clean_comment(comment, self.max_comment_chars)
-        preferred = {"A": shown[0], "B": shown[1]}.get(choice)
-        record = {
-            "item_id": item.item_id,
-            "experiment_id": experiment_id,
-            "evaluation_id": evaluation_id,
-            "rater_id": rater,
-            "shown": list(shown),
-            "scores": scores,
-            "preference": choice,
-            "preferred_variant": preferred,
-            "comment": text,
-            "seconds_spent": spent(seconds_spent),
-            "gold": gold_outcome(scores, preferred) if item.kind == "gold" else None,
-            "example_id": item.example_id,
-        }
-        if item.response_ids:
-            record["response_ids"] = item.response_ids
+        record = rating_record(
+            item,
+            experiment_id=experiment_id,
+            evaluation_id=evaluation_id,
+            rater_id=rater,
+            shown=shown,
+            scores=scores,
+            preference=parse_preference(preference),
+            comment=clean_comment(comment, self.max_comment_chars),
+            seconds_spent=spent(seconds_spent),
+        )
         if session_id:
             # Keyed: links one client's ratings for the rate limit; the address itself cannot be read back.
             record["session"] = stable_hash(self.seed, "session", session_id)[:16]

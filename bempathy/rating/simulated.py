@@ -33,7 +33,7 @@ from bempathy.rating.items import (
     CRITERIA_NAMES,
     HumanEvalError,
     Item,
-    gold_outcome,
+    rating_record,
     resolve_evaluation,
     run_items,
     shown_order,
@@ -134,23 +134,17 @@ def simulated_rating(item: Item, rater_id: str, *, seed: int, experiment_id: str
         preference = "tie"
     else:
         preference = "A" if a > b else "B"
-    preferred = {"A": shown[0], "B": shown[1]}.get(preference)
-    record = {
-        "item_id": item.item_id,
-        "experiment_id": experiment_id,
-        "evaluation_id": evaluation_id,
-        "rater_id": rater_id,
-        "shown": list(shown),
-        "scores": scores,
-        "preference": preference,
-        "preferred_variant": preferred,
-        "comment": "",
-        "seconds_spent": round(15 + 45 * unit_hash(seed, "sim-seconds", rater_id, item.item_id), 1),
-        "gold": gold_outcome(scores, preferred) if item.kind == "gold" else None,
-        "example_id": item.example_id,
-    }
-    if item.response_ids:
-        record["response_ids"] = item.response_ids
+    record = rating_record(
+        item,
+        experiment_id=experiment_id,
+        evaluation_id=evaluation_id,
+        rater_id=rater_id,
+        shown=shown,
+        scores=scores,
+        preference=preference,
+        comment="",
+        seconds_spent=round(15 + 45 * unit_hash(seed, "sim-seconds", rater_id, item.item_id), 1),
+    )
     return {**record, "simulated": True, "rater_kind": "simulated"}
 
 
