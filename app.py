@@ -4,6 +4,7 @@
     python app.py --run runs/demo          # a train.py output folder
     python app.py --base meta-llama/Llama-3.1-8B-Instruct --adapter runs/a --adapter runs/b
     python app.py --crowd                  # no model: Reports and Human evaluation only (a CPU Space)
+    python app.py --run runs/demo --backend openai --endpoint http://127.0.0.1:8000   # answers from a vLLM server
 
 Host and port: --host/--port, else $GRADIO_SERVER_NAME/$GRADIO_SERVER_PORT, else 127.0.0.1:7860.
 On a Space, set $BEMPATHY_CROWD=1 (CPU: no model), $BEMPATHY_ADMIN_TOKEN, $BEMPATHY_RATE_LIMIT, $BEMPATHY_SYNC_LOGS.
@@ -87,6 +88,41 @@ def build_parser() -> argparse.ArgumentParser:
         "outermost one saw from X-Forwarded-For, never what a client wrote there (default 0: the socket's "
         "peer; $BEMPATHY_TRUSTED_PROXIES)",
     )
+    backend = parser.add_argument_group(
+        "generation backend (the model above, or a server that serves it: python -m bempathy.serve vllm-command)"
+    )
+    backend.add_argument(
+        "--backend",
+        choices=["local", "openai"],
+        default="local",
+        help="local: load the model in this process, one generation at a time (default); openai: every answer from "
+        "an OpenAI-compatible server (vLLM) serving the same variants, many users at once",
+    )
+    backend.add_argument(
+        "--endpoint", metavar="URL", help="the server, e.g. http://127.0.0.1:8000 (with --backend openai)"
+    )
+    backend.add_argument(
+        "--api-key-env", metavar="VAR", help="environment variable holding the server's API key (never the key itself)"
+    )
+    backend.add_argument(
+        "--served-names",
+        metavar="VARIANT=NAME,...",
+        help="the server's model name of a variant where it differs (default: the same name: base, tuned, sft)",
+    )
+    backend.add_argument(
+        "--request-timeout",
+        metavar="SECONDS",
+        type=float,
+        default=60.0,
+        help="longest wait for the next piece of an answer (default 60)",
+    )
+    backend.add_argument(
+        "--max-concurrent",
+        metavar="N",
+        type=int,
+        default=32,
+        help="generations the app sends the server at once, all users together (default 32; the server batches them)",
+    )
     chat = parser.add_argument_group("chat and safety")
     chat.add_argument(
         "--allow-chat-logging",
@@ -147,7 +183,7 @@ def build(argv: list[str] | argparse.Namespace | None = None):
         start_log_sync(store, args.sync_logs)
     plan = plan_model(args.run, args.base, args.adapter, args.crowd, store)
     policy = SafetyPolicy(SafetyConfig.load(args.safety_config))
-    chat = load_chat_model(plan)
+    chat = _generation_backend(args, plan) if args.backend == "openai" and not args.crowd else load_chat_model(plan)
     conversation = None
     if chat is not None:
         from bempathy.serve.conversation import MAX_INPUT_CHARS, ConversationService
@@ -173,8 +209,23 @@ def build(argv: list[str] | argparse.Namespace | None = None):
         allow_chat_logging=args.allow_chat_logging,
         admin_token=os.environ.get("BEMPATHY_ADMIN_TOKEN") or None,
         gpu=gpu_decorator(),
+        model_concurrency=args.max_concurrent if args.backend == "openai" else 1,
     )
     return build_app(ctx), ctx, args
+
+
+def _generation_backend(args, plan):
+    """The plan's variants on the server at --endpoint, each checked there once (BackendError otherwise)."""
+    from bempathy.serve.openai_backend import BackendError, backend_for_plan
+
+    api_key = None
+    if args.api_key_env:
+        api_key = os.environ.get(args.api_key_env)
+        if not api_key:
+            raise BackendError(f"--api-key-env {args.api_key_env}: that environment variable is not set")
+    return backend_for_plan(
+        plan, args.endpoint, api_key=api_key, served_names=args.served_names, timeout_s=args.request_timeout
+    )
 
 
 def _rating_service(args, store):
@@ -199,10 +250,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--cpu-threads must be 0 (torch's default) or more")
     if args.trusted_proxies < 0:
         parser.error("--trusted-proxies must be 0 or more")
+    if args.backend == "openai" and not args.endpoint:
+        parser.error("--backend openai needs --endpoint URL (the server's address)")
+    if args.endpoint and args.backend != "openai":
+        parser.error("--endpoint is for --backend openai")
+    if args.max_concurrent < 1 or args.request_timeout <= 0:
+        parser.error("--max-concurrent must be 1 or more and --request-timeout above 0")
     from bempathy.hardware import set_serving_threads
     from bempathy.rating.items import HumanEvalError
     from bempathy.runs import ModelLoadError
     from bempathy.safety.lexicon_yaml import LexiconError  # light: the lexicon itself is read by the imports below
+    from bempathy.serve.openai_backend import BackendError
     from bempathy.serve.plan import serving_threads
     from bempathy.storage.log import StoreCorruptError
 
@@ -214,10 +272,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         demo, ctx, args = build(args)
-    except (ModelLoadError, SafetyConfigError, ClassifierError, StoreCorruptError, HumanEvalError) as error:
+    except (
+        ModelLoadError,
+        SafetyConfigError,
+        ClassifierError,
+        StoreCorruptError,
+        HumanEvalError,
+        BackendError,
+    ) as error:
         print(f"app.py: error: {error}", file=sys.stderr)
         return 2
-    if ctx.chat is not None:  # here, on the main thread, before the model generates
+    if ctx.chat is not None and args.backend == "local":  # here, on the main thread, before the model generates
         set_serving_threads(serving_threads(args.cpu_threads, ctx.chat))
     from bempathy.storage.shutdown import install_signal_handlers
     from bempathy.ui.app import launch

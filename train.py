@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bempathy.boot import preimport_unsloth
 from bempathy.runs import ModelLoadError, RunFolder
+from bempathy.serve.errors import GenerationFailed
 
 DESCRIPTION = __doc__.split("\n\n", 1)[0]
 
@@ -105,8 +106,22 @@ def preference(config, store=None):
             f"  steps              {result.global_step}   ({result.rows} rows, longest {result.max_length} tokens, "
             "untruncated)\n"
             f"  time               {result.runtime_s:.1f} s   peak memory {result.peak_memory_mb:.0f} MiB\n"
+            f"{held_out_lines(result.held_out)}"
         )
     return result
+
+
+def held_out_lines(held: dict | None) -> str:
+    """The held-out rows' accuracies, before (the run's own model) and after, as the summary's last lines."""
+    if not held:
+        return "  held out           none (--preference_held_out 0, or one prompt only)\n"
+    lines = f"  held out           {held['rows']} rows, never trained on\n"
+    if "likelihood_accuracy_before" in held:
+        lines += (
+            f"  chosen ranked first {held['likelihood_accuracy_before']:.3f} before -> "
+            f"{held['likelihood_accuracy_after']:.3f} after (log-probability)\n"
+        )
+    return lines + f"  reward accuracy    {held['reward_accuracy']:.3f}   mean margin {held['reward_margin']:+.4f}\n"
 
 
 STAGES = {"prepare": prepare, "train": train, "evaluate": evaluate, "preference": preference}
@@ -155,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             evaluate(config, store)
         else:
             STAGES[config.run.stage](config, store)
-    except (ConfigError, DataError, ModelLoadError, StoreCorruptError) as error:
+    except (ConfigError, DataError, ModelLoadError, StoreCorruptError, GenerationFailed) as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -111,6 +111,16 @@ class EvalArguments:
     eval_max_examples: int | None = field(
         default=None, metadata={"help": "Score at most this many test examples (None: the whole split)."}
     )
+    eval_split: str = field(
+        default="test",
+        metadata={
+            "help": "Which prepared split the evaluate stage answers. test: the held-out metrics, report and Rate "
+            "tab. train or val: answers for a rating round whose preferences a preference stage may train on (its "
+            "prompts then never reach the test evaluation); logged under their own evaluation id, never as the "
+            "run's metrics.",
+            "choices": ["test", "val", "train"],
+        },
+    )
     eval_during_training_max_examples: int | None = field(
         default=256,
         metadata={
@@ -118,6 +128,25 @@ class EvalArguments:
             "examples, proportional per sub-corpus (None: the whole split each time). The val loss reported at the "
             "end of training always covers the whole split."
         },
+    )
+    eval_backend: str = field(
+        default="local",
+        metadata={
+            "help": "Where the evaluate stage's answers come from: local (this process) or openai (an "
+            "OpenAI-compatible server such as vLLM serving the run: --eval_endpoint). Perplexity is always computed "
+            "here, on the run's own weights.",
+            "choices": ["local", "openai"],
+        },
+    )
+    eval_endpoint: str | None = field(
+        default=None, metadata={"help": "The server's URL with --eval_backend openai, e.g. http://127.0.0.1:8000."}
+    )
+    eval_api_key_env: str | None = field(
+        default=None, metadata={"help": "Environment variable holding the server's API key (never the key itself)."}
+    )
+    eval_served_names: str | None = field(
+        default=None,
+        metadata={"help": "VARIANT=NAME,... where the server's model names differ from base, tuned, sft."},
     )
     generation_batch_size: int = field(
         default=8,
@@ -202,6 +231,24 @@ class PreferenceArguments:
     preference_epochs: float = field(default=1.0, metadata={"help": "Passes over the preference rows."})
     preference_max_steps: int = field(
         default=-1, metadata={"help": "Stop after this many steps (-1: preference_epochs decides)."}
+    )
+    preference_batch_size: int | None = field(
+        default=None,
+        metadata={
+            "help": "Rows per device per step (None: the run's per_device_train_batch_size). KTO needs at least 2: "
+            "its KL estimate pairs each prompt with another row's completion in the same batch."
+        },
+    )
+    preference_gradient_accumulation_steps: int | None = field(
+        default=None, metadata={"help": "Steps per optimiser update (None: the run's gradient_accumulation_steps)."}
+    )
+    preference_held_out: float = field(
+        default=0.2,
+        metadata={
+            "help": "Share of the preference prompts (chosen by a hash of the prompt, so stable) kept out of training "
+            "to measure, before and after, how often the model ranks the raters' chosen answer above the rejected "
+            "one. 0: train on every row."
+        },
     )
 
 
@@ -373,4 +420,6 @@ def parse_config(args: Sequence[str] | None = None, parser: TrlParser | None = N
         run, data, evaluation, preference, train, model = parser.parse_args_and_config(args)
     except ValueError as error:
         raise ConfigError(str(error).splitlines()[0]) from None
+    if [str(m).lower() for m in model.lora_modules_to_save or []] == ["none"]:
+        model.lora_modules_to_save = None  # `--lora_modules_to_save none`: LoRA layers only (what vLLM serves)
     return Config(run=run, data=data, eval=evaluation, train=train, model=model, preset=preset, preference=preference)

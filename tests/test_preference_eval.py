@@ -141,3 +141,30 @@ def test_rate_variants_names_two_variants():
     for bad in ("sft", "sft,tuned,base", "sft,", "sft,sft"):
         with pytest.raises(HumanEvalError, match="--rate-variants takes two different variant names"):
             parse_variants(bad)
+
+
+def test_answers_to_another_split_are_logged_for_rating_and_never_replace_the_test_metrics(evaluated, capsys):
+    """`--eval_split train`: answers for a rating round whose pairs a preference stage may train on."""
+    from bempathy.rating import simulated
+
+    out, logs, _, _, _ = evaluated
+    sft = RunFolder(out.parent / "sft")
+    experiment_id = sft.experiment_id()
+    before = Store(logs).experiments.get(experiment_id)["metrics"]
+    report_written = sft.path.joinpath("report.md").stat().st_mtime_ns
+    common = ["--config", str(TINY_PRESET), "--logs_dir", str(logs), "--output_dir", str(sft.path)]
+    split = ["--stage", "evaluate", "--eval_split", "train", "--eval_max_examples", "3", "--bootstrap_resamples", "20"]
+    assert train.main([*common, *split]) == 0
+    record = Store(logs).experiments.get(experiment_id)
+    assert record["metrics"] == before  # the run's test metrics, report and Rate tab are untouched
+    assert sft.path.joinpath("report.md").stat().st_mtime_ns == report_written
+    (result,) = record["split_evaluations"].values()
+    assert result["split"] == "train" and result["n_examples"] == 3
+    assert set(result["example_ids"]) <= {row["id"] for row in sft.read_split("train")}
+    evaluation_id = result["evaluation_id"]
+    assert len(Store(logs).responses.find(evaluation_id=evaluation_id)) == 3 * 2  # base and tuned
+    printed = capsys.readouterr().out
+    assert "The train split (not held out), 3 examples" in printed and f"--evaluation {evaluation_id}" in printed
+    rate = ["--logs-dir", str(logs), "--experiment", experiment_id, "--evaluation", evaluation_id, "--raters", "2"]
+    assert simulated.main([*rate, "--ratings-per-item", "1"]) == 0
+    assert len(Store(logs).ratings.find(evaluation_id=evaluation_id)) == 3

@@ -16,6 +16,7 @@ import train
 from bempathy.config import DPO_LOSS_TYPES, ConfigError, parse_config
 from bempathy.runs import RunFolder
 from bempathy.storage.store import Store
+from bempathy.train.preference_rows import hold_out, read_preferences
 from tests.conftest import SAMPLE_DIR, TINY_PRESET, make_random_adapter
 
 # The random-weight tiny model, short single-turn examples and a few steps: these tests check plumbing, not learning.
@@ -295,3 +296,59 @@ def test_a_run_without_an_adapter_or_the_run_itself_as_output_is_refused(prepare
     assert "--output_dir is the --from_run folder" in capsys.readouterr().err
     without = [a for a in preference_args(fake_run, rows, "dpo", logs, out) if a not in ("--from_run", str(fake_run))]
     _assert_refused(without, "needs --from_run", out, logs, capsys)
+
+
+# -- held-out rows and the preference batch
+def test_kto_with_one_row_per_batch_is_refused_before_anything_loads(fake_run, tmp_path, capsys):
+    rows = write_kto_rows(fake_run, tmp_path / "kto.jsonl")
+    out, logs = tmp_path / "out", tmp_path / "logs"
+    argv = preference_args(fake_run, rows, "kto", logs, out, "--preference_batch_size", "1")
+    _assert_refused(argv, r"KTO needs at least 2 rows .* pass --preference_batch_size 2", out, logs, capsys)
+
+
+def _answer_logps(model, tokenizer, rows: list[dict], key: str) -> list[float]:
+    """Summed answer-token log-probabilities from full forward logits (not the evaluator's chunked head)."""
+    import torch
+
+    from bempathy.eval.evaluator import answer_labels
+
+    totals = []
+    with torch.no_grad():
+        for row in rows:
+            ids, labels = answer_labels(tokenizer, row["prompt"] + row[key])
+            logps = torch.log_softmax(model(input_ids=torch.tensor([ids])).logits[0, :-1].float(), dim=-1)
+            targets = torch.tensor(labels[1:])
+            keep = targets != -100
+            totals.append(float(logps[keep].gather(1, targets[keep, None]).sum()))
+    return totals
+
+
+@pytest.mark.slow
+def test_held_out_rows_are_not_trained_on_and_scored_by_the_sft_model_then_the_preference_model(sft_run, tmp_path):
+    from bempathy.model.chat import ChatModel
+
+    run, logs = sft_run
+    rows_path = write_dpo_rows(run, tmp_path / "dpo.jsonl", n=6)
+    out = tmp_path / "held-out-run"
+    argv = preference_args(run, rows_path, "dpo", logs, out, "--preference_held_out", "0.5")
+    assert train.main(argv) == 0
+    record = preference_record(logs, out)
+    assert record["preferences"]["rows"] == 6
+    assert record["preferences"]["trained_on"] == 3 and record["preferences"]["held_out"] == 3
+    held = record["held_out"]
+    assert held["rows"] == 3
+
+    held_rows = hold_out(read_preferences(rows_path, "dpo"), 0.5)[1]  # which rows: test_preference_held_out.py
+
+    def margins(folder: Path) -> list[float]:
+        chat = ChatModel.load(RunFolder(run).base_model(), RunFolder(folder).adapter_dir)
+        chosen = _answer_logps(chat.model, chat.tokenizer, held_rows, "chosen")
+        rejected = _answer_logps(chat.model, chat.tokenizer, held_rows, "rejected")
+        return [c - r for c, r in zip(chosen, rejected, strict=True)]
+
+    before, after = margins(run), margins(out)
+    share = [sum(0.5 if m == 0 else float(m > 0) for m in ms) / len(ms) for ms in (before, after)]
+    assert held["likelihood_accuracy_before"] == pytest.approx(share[0], abs=1e-4)  # recorded to 4 decimals
+    assert held["likelihood_accuracy_after"] == pytest.approx(share[1], abs=1e-4)
+    rewards = [0.1 * (a - b) for a, b in zip(after, before, strict=True)]  # the preset's beta
+    assert held["reward_margin"] == pytest.approx(sum(rewards) / 3, abs=2e-3)

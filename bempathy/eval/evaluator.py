@@ -15,6 +15,7 @@ did not train on.
 from __future__ import annotations
 
 import math
+import os
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from bempathy.config import ConfigError
 from bempathy.data.read import DataError
 from bempathy.data.subsets import select_examples
 from bempathy.eval import metrics as text_metrics
@@ -31,6 +33,7 @@ from bempathy.model.chat import BASE, SFT, TUNED, ChatModel, DecodingSettings
 from bempathy.model.lm_head import LOGITS_CHUNK_BYTES, body_and_head, vocab_size
 from bempathy.model.thread import model_thread
 from bempathy.runs import RunFolder
+from bempathy.serve.openai_backend import backend_for_plan
 from bempathy.serve.plan import plan_from_run
 from bempathy.storage.log import utc_now
 from bempathy.storage.store import Store
@@ -67,8 +70,11 @@ class Evaluator:
         batch_size: int = 8,
         bootstrap_resamples: int = 1000,
         perplexity_batch_size: int | None = None,
+        generator: Any | None = None,
     ) -> None:
         self.chat = chat_model
+        # Who writes the answers: the model itself, or a server serving the same variants (OpenAIBackend).
+        self.generator = generator if generator is not None else chat_model
         self.store = store
         self.decoding = decoding or DecodingSettings()
         self.batch_size = batch_size
@@ -95,8 +101,10 @@ class Evaluator:
             raise ValueError("no answer tokens to score")
         return {"perplexity": math.exp(total_nll / total_tokens), "nll": total_nll, "tokens": total_tokens}
 
-    def evaluate(self, rows: Sequence[dict[str, Any]], experiment_id: str | None = None) -> dict[str, Any]:
-        """Generate, log and score every variant the model has on the same prompts."""
+    def evaluate(
+        self, rows: Sequence[dict[str, Any]], experiment_id: str | None = None, split: str = "test"
+    ) -> dict[str, Any]:
+        """Generate, log and score every variant the model has on the same prompts (``split`` names them)."""
 
         prompts, references = zip(*(split_prompt(row["messages"]) for row in rows), strict=True)
         variants = evaluated_variants(self.chat.adapters)
@@ -104,7 +112,7 @@ class Evaluator:
         answers: dict[str, list[str]] = {}
         result: dict[str, Any] = {
             "evaluation_id": uuid.uuid4().hex[:12],  # ties these metrics to the answers logged with them
-            "split": "test",
+            "split": split,
             "n_examples": len(rows),
             "example_ids": [row.get("id") for row in rows],
             "decoding": self._decoding(rows_per_call),
@@ -114,7 +122,7 @@ class Evaluator:
         # and tuned share each batch and its cost instead of taking two passes.
         conversations = [prompt for prompt in prompts for _ in variants]
         with tqdm(total=len(conversations), desc=f"generating ({' + '.join(variants)})", unit="answer") as bar:
-            generated = self.chat.generate(
+            generated = self.generator.generate(
                 conversations, variants * len(prompts), self.decoding, rows_per_call, progress=bar
             )
         for offset, variant in enumerate(variants):
@@ -151,7 +159,10 @@ class Evaluator:
 
     def _decoding(self, rows_per_call: int) -> dict[str, Any]:
         # batch_size counts rows per generate call; every variant's row of a prompt shares a call.
-        return {**self.decoding.as_dict(), "batch_size": rows_per_call, "mixed_variant_batches": True}
+        decoding = {**self.decoding.as_dict(), "batch_size": rows_per_call, "mixed_variant_batches": True}
+        if self.generator is not self.chat:  # rows of a batch are concurrent requests the server batches
+            decoding.update(backend="openai", endpoint=getattr(self.generator, "endpoint", None))
+        return decoding
 
     def _breakdown(self, rows, key: str, answers: dict[str, list[str]], references) -> dict[str, Any]:
         groups: dict[str, list[int]] = {}
@@ -273,16 +284,18 @@ def run_evaluation(config, store: Store | None = None) -> dict[str, Any] | None:
         return None
     run = RunFolder(Path(config.train.output_dir))
     corpus = run.data_run()  # a preference run's data is the SFT run's
-    rows = select_examples(corpus.read_split("test"), config.eval.eval_max_examples, config.data.split_seed)
+    split = config.eval.eval_split
+    rows = select_examples(corpus.read_split(split), config.eval.eval_max_examples, config.data.split_seed)
     rows, trained_on = held_out_rows(rows, run.preference_user_turns())
     if not rows:
         why = f" ({trained_on} left out: the preference stage trained on their prompts)" if trained_on else ""
-        raise DataError(f"{corpus.split_path('test')} has nothing to evaluate{why}")
+        raise DataError(f"{corpus.split_path(split)} has nothing to evaluate{why}")
     experiment_id = run.experiment_id()
     if experiment_id is None:
         raise DataError(f"{run.experiment_path} is missing: train this run folder before evaluating it")
     store = store if store is not None else Store(config.run.logs_dir)
     adapters = plan_from_run(run.path).adapters  # the run's adapter, and a preference run's SFT adapter as "sft"
+    server = _server(config, run) if config.eval.eval_backend == "openai" else None  # checked before any load
     chat = ChatModel.load(
         config.model.model_name_or_path,
         load_in_4bit=bool(config.model.load_in_4bit),
@@ -296,15 +309,38 @@ def run_evaluation(config, store: Store | None = None) -> dict[str, Any] | None:
         batch_size=config.eval.generation_batch_size,
         bootstrap_resamples=config.eval.bootstrap_resamples,
         perplexity_batch_size=config.train.per_device_eval_batch_size,
+        generator=server,
     )
     with model_thread().adopted():  # this thread may have just trained: keep the math on it (model_thread.py)
-        result = evaluator.evaluate(rows, experiment_id)
+        result = evaluator.evaluate(rows, experiment_id, split)
     if trained_on:
         result["left_out_trained_prompts"] = trained_on
+    if split != "test":
+        # Answers to rate, not the run's metrics: the report, Reports and the Rate tab keep the test evaluation.
+        rounds = store.experiments.get(experiment_id).get("split_evaluations") or {}
+        store.experiments.update(experiment_id, {"split_evaluations": {**rounds, result["evaluation_id"]: result}})
+        print(
+            f"\n{format_comparison(result)}\n\nNot held out: the {split} split's answers are logged as evaluation "
+            f"{result['evaluation_id']} for a rating round (--evaluation {result['evaluation_id']}); the run's "
+            "metrics and report are unchanged.\n"
+        )
+        return result
     store.experiments.update(experiment_id, {"metrics": result})
     report = report_from_logs(experiment_id, run.path, store)
     print(f"\n{format_comparison(result)}\n\nReport: {report}\n")
     return result
+
+
+def _server(config, run: RunFolder):
+    """The run's variants on --eval_endpoint, each checked there (the same names the app asks for)."""
+    if not config.eval.eval_endpoint:
+        raise ConfigError("--eval_backend openai needs --eval_endpoint URL (the server's address)")
+    api_key = os.environ.get(config.eval.eval_api_key_env) if config.eval.eval_api_key_env else None
+    if config.eval.eval_api_key_env and not api_key:
+        raise ConfigError(f"--eval_api_key_env {config.eval.eval_api_key_env}: that environment variable is not set")
+    return backend_for_plan(
+        plan_from_run(run.path), config.eval.eval_endpoint, api_key=api_key, served_names=config.eval.eval_served_names
+    )
 
 
 def format_comparison(result: dict[str, Any]) -> str:
@@ -329,4 +365,6 @@ def format_comparison(result: dict[str, Any]) -> str:
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in rows]
     left_out = result.get("left_out_trained_prompts")
     note = f" ({left_out} left out: the preference stage trained on their prompts)" if left_out else ""
-    return f"Held-out test split, {result['n_examples']} examples{note}\n" + "\n".join(lines)
+    split = result.get("split", "test")
+    title = "Held-out test split" if split == "test" else f"The {split} split (not held out)"
+    return f"{title}, {result['n_examples']} examples{note}\n" + "\n".join(lines)

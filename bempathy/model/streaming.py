@@ -39,6 +39,8 @@ class Snapshot:
     texts: list[str]
     done: list[bool]
     stats: list[RowStats] = field(default_factory=list)
+    # A row's own failure (a server backend's request), shown in its place; a local batch fails as a whole.
+    errors: list[str | None] = field(default_factory=list)
 
 
 class BatchStreamer(BaseStreamer):

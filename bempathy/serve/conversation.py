@@ -18,6 +18,7 @@ from typing import Any
 from bempathy.model.chat import BASE, ChatModel, DecodingSettings
 from bempathy.prompts import SYSTEM_PROMPT
 from bempathy.safety.policy import Reply, SafetyPolicy, Screen
+from bempathy.serve.errors import GenerationFailed
 from bempathy.storage.store import Store
 from bempathy.text import UnsafeTextError, hygienic_text
 
@@ -52,6 +53,11 @@ class InputError(ValueError):
 
 def _refuse(bn: str, en: str) -> InputError:
     return InputError(f"{bn} / {en}")
+
+
+def failure_note(error: str) -> str:
+    """What a reply says when the backend produced no answer (Bengali first, then English)."""
+    return f"⚠️ উত্তর তৈরি করা যায়নি, পরে আবার চেষ্টা করুন। / No answer could be generated: {error}"
 
 
 def _held_back(partial: str) -> str:
@@ -167,6 +173,7 @@ class ColumnState:
     first_token_s: float | None
     latency_s: float | None
     replaced: bool = False
+    error: str | None = None  # the backend's failure for this column (no answer)
 
     @property
     def tokens_per_s(self) -> float | None:
@@ -184,6 +191,8 @@ class ColumnState:
         ]
         if self.replaced:
             parts.append("safety fallback shown")
+        if self.error:
+            parts.append("failed")
         return " · ".join(parts)
 
 
@@ -255,7 +264,7 @@ class ConversationService:
         screen = self.policy.screen(text, earlier)  # a crisis told over several turns, or earlier, still counts
         conversation = self._conversation(system_prompt, turns, text)
         reply = yield from self._stream_reply(screen, conversation, variant, settings, seed)
-        if log:
+        if log and reply is not None:
             self._log(text, reply, variant, settings, screen)
 
     def _count_tokens(self, text: str) -> int:
@@ -319,8 +328,13 @@ class ConversationService:
             yield reply.text
             return reply
         answer = ""
-        for answer in self.chat.stream(conversation, variant, settings, seed):
-            yield self.policy.compose(screen, _held_back(answer), final=False, demo_model=demo).text
+        try:
+            for answer in self.chat.stream(conversation, variant, settings, seed):
+                yield self.policy.compose(screen, _held_back(answer), final=False, demo_model=demo).text
+        except GenerationFailed as error:  # a crisis message still gets its help block, then the failure
+            reply = self.policy.compose(screen, "", final=True, demo_model=demo)
+            yield "\n\n".join(part for part in (reply.text, failure_note(str(error))) if part)
+            return None
         reply = self.policy.compose(screen, answer, final=True, demo_model=demo)
         yield reply.text
         return reply
@@ -386,21 +400,25 @@ class ConversationService:
         columns = tuple(self._column(screen, variants[i], snapshot, i, final=True) for i in rows)
         yield columns
         if log:
-            for column in columns:
+            for column in (c for c in columns if c.error is None):  # a failed column has no answer to keep
                 self._log(text, Reply(column.text, column.replaced, None), column.variant, settings, screen)
 
     def _column(self, screen: Screen, variant: str, snapshot, row: int, final: bool) -> ColumnState:
-        text = snapshot.texts[row] if final else _held_back(snapshot.texts[row])
-        reply = self.policy.compose(screen, text, final=final, demo_model=self.chat.demo)
+        error = snapshot.errors[row] if snapshot.errors else None
+        text = snapshot.texts[row] if final or error else _held_back(snapshot.texts[row])
+        # A failed row has no answer: the help block of a crisis still shows; counted once, with the final columns.
+        reply = self.policy.compose(screen, "" if error else text, final=final, demo_model=self.chat.demo)
         stats = snapshot.stats[row]
+        shown = "\n\n".join(part for part in (reply.text, failure_note(error)) if part) if error else reply.text
         return ColumnState(
             variant=variant,
-            text=reply.text,
+            text=shown,
             done=final or snapshot.done[row],
             new_tokens=stats.new_tokens,
             first_token_s=stats.first_token_s,
             latency_s=stats.latency_s,
             replaced=reply.replaced,
+            error=error,
         )
 
     # -- opt-in logging

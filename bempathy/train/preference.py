@@ -28,6 +28,7 @@ from accelerate import PartialState
 
 from bempathy.config import Config, ConfigError
 from bempathy.data.read import DataError
+from bempathy.eval.pairs import held_out_report
 from bempathy.hardware import describe as hardware
 from bempathy.hardware import is_main_process, peak_memory_mb, release_memory
 from bempathy.model.tokenizer import load_tokenizer
@@ -37,7 +38,13 @@ from bempathy.storage.log import utc_now, write_atomic
 from bempathy.storage.store import Store
 from bempathy.train.callbacks import LOGGED_KEYS, ExperimentLogCallback
 from bempathy.train.finetuner import check_gpu_processes, keep_trainable_fp32
-from bempathy.train.preference_rows import PreferenceRows, check_prompts_in_corpus, longest_row, read_preferences
+from bempathy.train.preference_rows import (
+    PreferenceRows,
+    check_prompts_in_corpus,
+    hold_out,
+    longest_row,
+    read_preferences,
+)
 from bempathy.train.strategies import PeftStrategy
 
 # TRL's reward metrics, logged next to the loss (DPO: margin and accuracy; KTO: kl too).
@@ -99,6 +106,7 @@ class PreferenceResult:
     rows: int
     max_length: int
     final_metrics: dict[str, float]
+    held_out: dict[str, Any] | None
     runtime_s: float
     peak_memory_mb: float
 
@@ -130,6 +138,13 @@ class PreferenceTrainer:
                 "it starts from; choose another folder"
             )
         plan = plan_from_run(sft.path)  # the app's own check of a run folder: an adapter and a known base
+        batch = args.preference_batch_size or self.config.train.per_device_train_batch_size
+        if args.preference_loss == "kto" and batch < 2:
+            raise ConfigError(
+                f"KTO needs at least 2 rows per device per step (here {batch}): its KL estimate pairs each prompt with "
+                "another row's completion in the same batch; pass --preference_batch_size 2 (and "
+                "--preference_gradient_accumulation_steps to keep the effective batch)"
+            )
         data = read_preferences(args.preferences, args.preference_loss)
         corpus = sft.data_run()
         check_prompts_in_corpus(data, corpus)  # DPO and KTO alike: prompts from the run's own corpus
@@ -163,6 +178,10 @@ class PreferenceTrainer:
             beta=args.beta,
             max_length=max_length,
             eval_strategy="no",
+            per_device_train_batch_size=args.preference_batch_size or train.per_device_train_batch_size,
+            gradient_accumulation_steps=(
+                args.preference_gradient_accumulation_steps or train.gradient_accumulation_steps
+            ),
             save_strategy="no",  # the adapter is saved once, at the end, without TRL's frozen copy
         )
         if args.preference_loss == "dpo":
@@ -176,6 +195,7 @@ class PreferenceTrainer:
 
         sft, plan, data = self.check()
         check_gpu_processes(bool(self.config.train.use_cpu))
+        self.train_rows, self.held_rows = hold_out(data, self.args.preference_held_out)
         self.sft, self.data = sft, data
         saved = sft.config()
         tokenizer = load_tokenizer(str(sft.adapter_dir))
@@ -201,7 +221,10 @@ class PreferenceTrainer:
         try:
             # No peft_config: TRL copies the loaded adapter into a frozen "ref" adapter, so the reference is this run.
             trainer = trainer_class(
-                model=model, args=training_args, train_dataset=Dataset.from_list(data.rows), processing_class=tokenizer
+                model=model,
+                args=training_args,
+                train_dataset=Dataset.from_list(self.train_rows),
+                processing_class=tokenizer,
             )
         except ValueError as error:  # TRL's checks of its own settings (e.g. a loss that needs another option)
             raise ConfigError(f"TRL refused the preference settings: {str(error).splitlines()[0]}") from None
@@ -211,6 +234,12 @@ class PreferenceTrainer:
             keep_trainable_fp32(trainer.model)
         self.trainer, self.tokenizer, self.strategy, self.saved = trainer, tokenizer, strategy, saved
         self.max_length = longest
+        # The held-out rows scored now, by the policy as it starts (the run's own model), and again after training.
+        self.score_held_out = (
+            held_out_report(trainer.model, tokenizer, self.held_rows, data.loss, self.args.beta)
+            if self.held_rows
+            else None
+        )
         self.experiment_id = self._experiment_id() if is_main_process() else None
         if self.experiment_id is not None:
             trainer.add_callback(PreferenceLogCallback(self.store, self.experiment_id))
@@ -223,9 +252,9 @@ class PreferenceTrainer:
         longest = max(
             (len(r["prompt_ids"]) + len(r[key]) for r in dataset for key in completions if key in r), default=0
         )
-        if len(dataset) != len(self.data.rows) or longest > max_length:
+        if len(dataset) != len(self.train_rows) or longest > max_length:
             raise DataError(
-                f"TRL tokenised {len(dataset)} of {len(self.data.rows)} rows, the longest {longest} tokens, "
+                f"TRL tokenised {len(dataset)} of {len(self.train_rows)} rows, the longest {longest} tokens, "
                 f"against a max_length of {max_length}: the preference rows would be truncated"
             )
 
@@ -239,9 +268,17 @@ class PreferenceTrainer:
             "data": self.saved.get("data") or {"system_prompt": None},
             "model": _plain(asdict(self.config.model)),
             "train": train,
-            "preference": {**_plain(asdict(self.args)), "rows": self.data.summary(), "max_length": self.max_length},
+            "preference": {
+                **_plain(asdict(self.args)),
+                "rows": self.rows_summary(),
+                "max_length": self.max_length,
+            },
             "parent": {"run": str(self.sft.path), "experiment_id": self.sft.experiment_id()},
         }
+
+    def rows_summary(self) -> dict[str, Any]:
+        """The file's summary with how many rows were trained on and held out."""
+        return {**self.data.summary(), "trained_on": len(self.train_rows), "held_out": len(self.held_rows)}
 
     def _experiment_id(self) -> str:
         config = self.saved_config()
@@ -253,7 +290,7 @@ class PreferenceTrainer:
             "beta": self.args.beta,
             "parent_experiment": self.sft.experiment_id(),
             "parent_run": str(self.sft.path),
-            "preferences": self.data.summary(),
+            "preferences": self.rows_summary(),
             **self.strategy.describe(),
             "lora_config": self.strategy.lora_dict(),
             "training": config["train"],
@@ -310,12 +347,14 @@ class PreferenceTrainer:
         PartialState().wait_for_everyone()
         logged = [entry for entry in trainer.state.log_history if "rewards/margins" in entry]
         final = {key: float(logged[-1][key]) for key in REWARD_KEYS if logged and key in logged[-1]}
+        held_out = self.score_held_out() if self.score_held_out is not None else None
         self._finish(
             "completed",
             started,
             train_loss=float(output.training_loss),
             global_step=trainer.state.global_step,
             preference_metrics=final,
+            held_out=held_out,
             adapter_path=str(adapter_dir),
         )
         result = PreferenceResult(
@@ -323,9 +362,10 @@ class PreferenceTrainer:
             adapter_dir=adapter_dir,
             train_loss=float(output.training_loss),
             global_step=trainer.state.global_step,
-            rows=len(self.data.rows),
+            rows=len(self.train_rows),
             max_length=self.max_length,
             final_metrics=final,
+            held_out=held_out,
             runtime_s=time.monotonic() - started,
             peak_memory_mb=peak_memory_mb(),
         )

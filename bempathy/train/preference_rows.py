@@ -166,3 +166,24 @@ def longest_row(data: PreferenceRows, tokenizer: Any) -> int:
     prompts = [_token_count(tokenizer, row["prompt"], generation_prompt=True) for row in data.rows]
     whole = [_token_count(tokenizer, row["prompt"] + row["completion"]) for row in data.rows]
     return max(prompts) + max(w - p for w, p in zip(whole, prompts, strict=True))
+
+
+def user_turns_key(row: dict[str, Any]) -> str:
+    """A row's prompt as the evaluation matches it: its user turns."""
+    return "\n".join(m["content"].strip() for m in row["prompt"] if m["role"] == "user")
+
+
+def hold_out(data: PreferenceRows, share: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(rows to train on, held-out rows): ``share`` of the distinct prompts, the same ones on every run.
+
+    Whole prompts, never single rows: a held-out pair whose prompt was trained on in another pair would not be
+    unseen. Prompts are ordered by a hash of their text, so the choice depends on the prompts, not the file order.
+    At least one prompt is always trained on; a file with one prompt holds none out.
+    """
+    prompts = sorted(
+        {user_turns_key(row) for row in data.rows}, key=lambda text: hashlib.sha256(text.encode()).digest()
+    )
+    count = min(round(share * len(prompts)), len(prompts) - 1) if share > 0 else 0
+    held = set(prompts[:count])
+    train = [row for row in data.rows if user_turns_key(row) not in held]
+    return train, [row for row in data.rows if user_turns_key(row) in held]

@@ -166,11 +166,23 @@ def build_chat_tab(ctx: AppContext) -> None:
 
     inputs = [message, chatbot, variant, temperature, top_p, max_new, seed, system, log_opt_in]
     events = [
-        trigger(respond, inputs, [chatbot, message], concurrency_id=MODEL_QUEUE, api_visibility="private")
+        trigger(
+            respond,
+            inputs,
+            [chatbot, message],
+            concurrency_id=MODEL_QUEUE,
+            concurrency_limit=ctx.model_concurrency,
+            api_visibility="private",
+        )
         for trigger in (message.submit, send.click)
     ]
     regen = regenerate.click(drop_last_turn, [chatbot], [chatbot, message], api_visibility="private").then(
-        respond, inputs, [chatbot, message], concurrency_id=MODEL_QUEUE, api_visibility="private"
+        respond,
+        inputs,
+        [chatbot, message],
+        concurrency_id=MODEL_QUEUE,
+        concurrency_limit=ctx.model_concurrency,
+        api_visibility="private",
     )
     stop.click(None, cancels=[*events, regen])
     clear.click(lambda: ([], ""), None, [chatbot, message], cancels=[*events, regen], api_visibility="private")
@@ -204,4 +216,4 @@ def _register_api(ctx: AppContext, service: ConversationService) -> None:
         except REFUSED as error:
             raise client_error(error) from None
 
-    gr.api(chat, api_name="chat", concurrency_id=MODEL_QUEUE)
+    gr.api(chat, api_name="chat", concurrency_id=MODEL_QUEUE, concurrency_limit=ctx.model_concurrency)

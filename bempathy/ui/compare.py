@@ -119,6 +119,7 @@ def build_compare_tab(ctx: AppContext) -> None:
         [prompt, *dropdowns, temperature, top_p, max_new, seed],
         [*texts, *stats],
         concurrency_id=MODEL_QUEUE,
+        concurrency_limit=ctx.model_concurrency,
         api_visibility="private",
     )
 
@@ -146,7 +147,7 @@ def build_compare_tab(ctx: AppContext) -> None:
         except REFUSED as error:
             raise client_error(error) from None
 
-    gr.api(compare, api_name="compare", concurrency_id=MODEL_QUEUE)
+    gr.api(compare, api_name="compare", concurrency_id=MODEL_QUEUE, concurrency_limit=ctx.model_concurrency)
 
     @ctx.gpu
     def compare_all(
@@ -175,7 +176,7 @@ def build_compare_tab(ctx: AppContext) -> None:
         except REFUSED as error:
             raise client_error(error) from None
 
-    gr.api(compare_all, api_name="compare_all", concurrency_id=MODEL_QUEUE)
+    gr.api(compare_all, api_name="compare_all", concurrency_id=MODEL_QUEUE, concurrency_limit=ctx.model_concurrency)
 
     def variants() -> list[dict[str, Any]]:
         """The loaded variants, their labels and experiment ids."""

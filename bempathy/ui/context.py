@@ -11,7 +11,8 @@ from bempathy.safety.policy import SafetyPolicy
 from bempathy.serve.plan import ModelPlan
 from bempathy.storage.store import Store
 
-# Everything that runs the model shares this queue: one generation at a time (adapter state is shared).
+# Everything that generates shares this queue: one at a time for the in-process model (its adapter state is
+# shared), AppContext.model_concurrency at a time when a server generates.
 MODEL_QUEUE = "model"
 # Listeners that only read logs or write ratings never wait behind a generation.
 LOGS_QUEUE = "logs"
@@ -37,6 +38,8 @@ class AppContext:
     allow_chat_logging: bool = False
     admin_token: str | None = None
     gpu: Callable[[Callable], Callable] = field(default=_identity)  # spaces.GPU on ZeroGPU, else a no-op
+    # Generations at once on MODEL_QUEUE: 1 for the in-process model (shared adapter state); a server batches many.
+    model_concurrency: int = 1
 
     def is_admin(self, token: Any) -> bool:
         """Whether ``token`` is the admin token (constant-time; never true when no token is configured)."""
