@@ -19,6 +19,9 @@ PACKAGE = Path(bempathy.__file__).parent
 ALLOWED_DEFERRED = {
     ("bempathy.model.chat", "bempathy.model.tiny"),
     ("bempathy.model.tokenizer", "bempathy.model.tiny"),
+    ("bempathy.serve.openai_backend", "bempathy.model.tiny"),
+    ("bempathy.serve.openai_backend", "bempathy.model.tokenizer"),
+    ("bempathy.serve.vllm_command", "bempathy.model.tiny"),
     ("bempathy.train.gpu_memory", "bempathy.config"),
     ("bempathy.train.strategies", "bempathy.train.sft"),
     ("bempathy.ui.context", "bempathy.model.tiny"),

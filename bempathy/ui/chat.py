@@ -27,7 +27,7 @@ from bempathy.serve.conversation import (
     flatten_content,
     sampling_settings,
 )
-from bempathy.ui.context import MODEL_QUEUE, AppContext
+from bempathy.ui.context import AppContext
 from bempathy.ui.edge import EdgeError, client_error, history_param, number_param, optional_seed, text_param
 
 VARIANT_MAX_CHARS = 200  # variant names are "base", "tuned" or experiment ids
@@ -170,8 +170,7 @@ def build_chat_tab(ctx: AppContext) -> None:
             respond,
             inputs,
             [chatbot, message],
-            concurrency_id=MODEL_QUEUE,
-            concurrency_limit=ctx.model_concurrency,
+            **ctx.model_queue,
             api_visibility="private",
         )
         for trigger in (message.submit, send.click)
@@ -180,8 +179,7 @@ def build_chat_tab(ctx: AppContext) -> None:
         respond,
         inputs,
         [chatbot, message],
-        concurrency_id=MODEL_QUEUE,
-        concurrency_limit=ctx.model_concurrency,
+        **ctx.model_queue,
         api_visibility="private",
     )
     stop.click(None, cancels=[*events, regen])
@@ -216,4 +214,4 @@ def _register_api(ctx: AppContext, service: ConversationService) -> None:
         except REFUSED as error:
             raise client_error(error) from None
 
-    gr.api(chat, api_name="chat", concurrency_id=MODEL_QUEUE, concurrency_limit=ctx.model_concurrency)
+    gr.api(chat, api_name="chat", **ctx.model_queue)

@@ -26,7 +26,7 @@ from bempathy.serve.conversation import (
     ConversationService,
 )
 from bempathy.ui.chat import EXAMPLES, REFUSED, crisis_banner, decoding_params, system_prompt_param, variant_param
-from bempathy.ui.context import MODEL_QUEUE, AppContext
+from bempathy.ui.context import AppContext
 from bempathy.ui.edge import client_error, text_param
 
 COMPARE_SEED = 0
@@ -118,8 +118,7 @@ def build_compare_tab(ctx: AppContext) -> None:
         run_compare,
         [prompt, *dropdowns, temperature, top_p, max_new, seed],
         [*texts, *stats],
-        concurrency_id=MODEL_QUEUE,
-        concurrency_limit=ctx.model_concurrency,
+        **ctx.model_queue,
         api_visibility="private",
     )
 
@@ -147,7 +146,7 @@ def build_compare_tab(ctx: AppContext) -> None:
         except REFUSED as error:
             raise client_error(error) from None
 
-    gr.api(compare, api_name="compare", concurrency_id=MODEL_QUEUE, concurrency_limit=ctx.model_concurrency)
+    gr.api(compare, api_name="compare", **ctx.model_queue)
 
     @ctx.gpu
     def compare_all(
@@ -176,7 +175,7 @@ def build_compare_tab(ctx: AppContext) -> None:
         except REFUSED as error:
             raise client_error(error) from None
 
-    gr.api(compare_all, api_name="compare_all", concurrency_id=MODEL_QUEUE, concurrency_limit=ctx.model_concurrency)
+    gr.api(compare_all, api_name="compare_all", **ctx.model_queue)
 
     def variants() -> list[dict[str, Any]]:
         """The loaded variants, their labels and experiment ids."""

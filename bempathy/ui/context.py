@@ -41,6 +41,11 @@ class AppContext:
     # Generations at once on MODEL_QUEUE: 1 for the in-process model (shared adapter state); a server batches many.
     model_concurrency: int = 1
 
+    @property
+    def model_queue(self) -> dict[str, Any]:
+        """The queue keywords of every listener that generates (Chat, Compare and their endpoints)."""
+        return {"concurrency_id": MODEL_QUEUE, "concurrency_limit": self.model_concurrency}
+
     def is_admin(self, token: Any) -> bool:
         """Whether ``token`` is the admin token (constant-time; never true when no token is configured)."""
         return bool(self.admin_token) and isinstance(token, str) and hmac.compare_digest(token, self.admin_token)
