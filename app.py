@@ -121,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         type=int,
         default=32,
-        help="generations the app sends the server at once, all users together (default 32; the server batches them)",
+        help="Chat or Compare requests the app handles at once, all users together (default 32; a Compare sends one "
+        "server request per column; the server batches them)",
     )
     chat = parser.add_argument_group("chat and safety")
     chat.add_argument(
@@ -223,8 +224,15 @@ def _generation_backend(args, plan):
         api_key = os.environ.get(args.api_key_env)
         if not api_key:
             raise BackendError(f"--api-key-env {args.api_key_env}: that environment variable is not set")
+    from bempathy.serve.conversation import MAX_COMPARE_VARIANTS
+
     return backend_for_plan(
-        plan, args.endpoint, api_key=api_key, served_names=args.served_names, timeout_s=args.request_timeout
+        plan,
+        args.endpoint,
+        api_key=api_key,
+        served_names=args.served_names,
+        timeout_s=args.request_timeout,
+        max_connections=args.max_concurrent * MAX_COMPARE_VARIANTS,  # a Compare sends one request per column
     )
 
 

@@ -420,6 +420,11 @@ def parse_config(args: Sequence[str] | None = None, parser: TrlParser | None = N
         run, data, evaluation, preference, train, model = parser.parse_args_and_config(args)
     except ValueError as error:
         raise ConfigError(str(error).splitlines()[0]) from None
+    if evaluation.eval_backend == "openai" and run.stage == "all":
+        raise ConfigError(
+            "--eval_backend openai needs a trained run the server already serves: train first (--stage train), "
+            "start the server, then --stage evaluate"
+        )
     if [str(m).lower() for m in model.lora_modules_to_save or []] == ["none"]:
         model.lora_modules_to_save = None  # `--lora_modules_to_save none`: LoRA layers only (what vLLM serves)
     return Config(run=run, data=data, eval=evaluation, train=train, model=model, preset=preset, preference=preference)

@@ -15,8 +15,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FakeServer:
-    def __init__(self, models: list[str], slow_s: float = 3.0, word_delay_s: float = 0.0) -> None:
+    def __init__(
+        self, models: list[str], slow_s: float = 3.0, word_delay_s: float = 0.0, roots: dict[str, str] | None = None
+    ) -> None:
         self.models, self.slow_s, self.word_delay_s = list(models), slow_s, word_delay_s
+        self.roots = dict(roots or {})  # model -> the "root" /v1/models reports (vLLM: the base or adapter path)
         self.requests: list[dict] = []
         self.in_flight = self.max_in_flight = 0
         self.lock = threading.Lock()
@@ -37,7 +40,13 @@ class FakeServer:
 
             def do_GET(self):
                 if self.path.rstrip("/") == "/v1/models":
-                    self._json(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in owner.models]})
+                    self._json(
+                        200,
+                        {
+                            "object": "list",
+                            "data": [{"id": m, "object": "model", "root": owner.roots.get(m)} for m in owner.models],
+                        },
+                    )
                 else:
                     self._json(404, {"error": "not found"})
 

@@ -74,6 +74,30 @@ def test_an_unreachable_server_is_one_clear_line():
     assert "\n" not in str(error.value)
 
 
+def test_a_server_that_serves_another_run_under_the_same_names_is_refused(tmp_path):
+    other = FakeServer(["base", "tuned"], roots={"base": "/models/base", "tuned": str(tmp_path / "other/adapter")})
+    try:
+        expected = {"base": "/models/base", "tuned": str(tmp_path / "run" / ".." / "run" / "adapter")}
+        backend = OpenAIBackend(other.url, {"base": "base", "tuned": "tuned"}, expected_roots=expected)
+        with pytest.raises(BackendError) as error:
+            backend.check_served()
+        assert str(error.value).count("\n") == 0 and "variant 'tuned': the server's 'tuned' is" in str(error.value)
+        expected["tuned"] = str(tmp_path / "other" / "adapter")
+        OpenAIBackend(other.url, {"base": "base", "tuned": "tuned"}, expected_roots=expected).check_served()
+    finally:
+        other.close()
+
+
+def test_an_http_error_is_one_line_with_the_servers_words(server):
+    backend = OpenAIBackend(f"{server.url}/wrong", {"base": "base"})
+    with pytest.raises(BackendError) as error:
+        backend.check_served()
+    assert "\n" not in str(error.value) and "404" in str(error.value) and "not found" in str(error.value)
+    with pytest.raises(BackendError, match=r"500.*internal error") as error:
+        _backend(server, {"base": "broken"}).complete(CONVERSATION, "base", GREEDY)
+    assert "\n" not in str(error.value)
+
+
 # -- requests
 def test_decoding_and_seed_travel_with_every_request(server):
     backend = _backend(server, api_key="k3y")
@@ -136,6 +160,7 @@ def test_a_crisis_message_gets_the_help_block_even_when_the_server_fails(server)
     assert "failed" in columns[0].stats_line()
     counts = policy.counts()
     assert counts["crisis"] == 3  # one chat reply and two columns, each counted once
+    assert counts["generation_failed"] == 3 and counts["answers_replaced"] == counts["unusable_answers"] == 0
 
 
 def test_chat_and_compare_stream_through_the_server(server):

@@ -299,6 +299,13 @@ def test_a_run_without_an_adapter_or_the_run_itself_as_output_is_refused(prepare
 
 
 # -- held-out rows and the preference batch
+def test_a_held_out_share_outside_0_to_1_is_refused(fake_run, tmp_path, capsys):
+    rows = write_dpo_rows(fake_run, tmp_path / "dpo.jsonl")
+    out, logs = tmp_path / "out", tmp_path / "logs"
+    argv = preference_args(fake_run, rows, "dpo", logs, out, "--preference_held_out", "1")
+    _assert_refused(argv, r"--preference_held_out is a share of the prompts", out, logs, capsys)
+
+
 def test_kto_with_one_row_per_batch_is_refused_before_anything_loads(fake_run, tmp_path, capsys):
     rows = write_kto_rows(fake_run, tmp_path / "kto.jsonl")
     out, logs = tmp_path / "out", tmp_path / "logs"

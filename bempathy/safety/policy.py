@@ -186,6 +186,7 @@ class SafetyPolicy:
         "unsafe_answers",
         "unusable_answers",
         "advice_pointers",
+        "generation_failed",
     )
 
     def __init__(self, config: SafetyConfig | None = None) -> None:
@@ -207,13 +208,20 @@ class SafetyPolicy:
         assessment = assess_turns(user_text, earlier_user_turns)
         return Screen(user_text, assessment, _advice(user_text, assessment))
 
-    def compose(self, screen: Screen, answer: str, *, final: bool, demo_model: bool = False) -> Reply:
-        """The text to show for this (partial or final) answer; unsafe text is never returned."""
+    def compose(
+        self, screen: Screen, answer: str, *, final: bool, demo_model: bool = False, failed: bool = False
+    ) -> Reply:
+        """The text to show for this (partial or final) answer; unsafe text is never returned.
+
+        ``failed``: the backend produced no answer (a server's failed request): a crisis still gets the help block
+        and the caring fallback, counted as a failed generation, not as an unusable answer."""
         answer = answer or ""
         assessment = screen.assessment
         crisis, concern = assessment.level == "crisis", assessment.level == "concern"
         unsafe = check_answer(answer) if answer.strip() else None
         reason = unsafe
+        if reason is None and crisis and failed:
+            reason = "generation_failed"
         if reason is None and crisis and demo_model:
             reason = "demo_model"
         if reason is None and crisis and final:
@@ -236,9 +244,12 @@ class SafetyPolicy:
                 if crisis:
                     n["crisis_someone_else" if assessment.about_other else f"crisis_{assessment.category}"] += 1
                 n["raised_by_classifier"] += assessment.raised_by == "classifier"
-                n["answers_replaced"] += replaced
+                n["answers_replaced"] += replaced and not failed
+                n["generation_failed"] += failed
                 n["unsafe_answers"] += unsafe is not None
-                n["unusable_answers"] += replaced and unsafe is None and reason != "demo_model"
+                n["unusable_answers"] += (
+                    replaced and unsafe is None and reason not in ("demo_model", "generation_failed")
+                )
                 n["advice_pointers"] += screen.advice is not None
         return Reply(text, replaced, reason)
 

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             tensor_parallel_size=args.tensor_parallel_size,
             module_entry=args.module,
         )
-    except (ModelLoadError, VllmCommandError) as error:
+    except (ModelLoadError, VllmCommandError, ValueError, OSError) as error:  # ValueError: a damaged JSON file
         print(f"python -m bempathy.serve: error: {error}", file=sys.stderr)
         return 2
     for note in command.notes:

@@ -332,7 +332,7 @@ class ConversationService:
             for answer in self.chat.stream(conversation, variant, settings, seed):
                 yield self.policy.compose(screen, _held_back(answer), final=False, demo_model=demo).text
         except GenerationFailed as error:  # a crisis message still gets its help block, then the failure
-            reply = self.policy.compose(screen, "", final=True, demo_model=demo)
+            reply = self.policy.compose(screen, "", final=True, demo_model=demo, failed=True)
             yield "\n\n".join(part for part in (reply.text, failure_note(str(error))) if part)
             return None
         reply = self.policy.compose(screen, answer, final=True, demo_model=demo)
@@ -407,7 +407,9 @@ class ConversationService:
         error = snapshot.errors[row] if snapshot.errors else None
         text = snapshot.texts[row] if final or error else _held_back(snapshot.texts[row])
         # A failed row has no answer: the help block of a crisis still shows; counted once, with the final columns.
-        reply = self.policy.compose(screen, "" if error else text, final=final, demo_model=self.chat.demo)
+        reply = self.policy.compose(
+            screen, "" if error else text, final=final, demo_model=self.chat.demo, failed=bool(error)
+        )
         stats = snapshot.stats[row]
         shown = "\n\n".join(part for part in (reply.text, failure_note(error)) if part) if error else reply.text
         return ColumnState(

@@ -7,8 +7,9 @@ where they are. What changes:
 
 - each row is its own HTTP request, all rows of a comparison or an evaluation batch at the same time (the server
   batches them: vLLM puts base and adapter rows in one batch); every request carries the same decoding and seed;
-- a row that fails (a server error, a refused request, no byte for ``timeout_s``) ends with its error in that row
-  and never holds up the others;
+- a row that fails (a server error, a refused request, no byte for ``timeout_s`` while streaming; a non-streamed
+  answer, as evaluation asks, must come whole within it) ends with its error in that row and never holds up the
+  others;
 - a variant is the server's model of the same name (``vllm serve ... --served-model-name base --lora-modules
   tuned=RUN/adapter``, as ``python -m bempathy.serve vllm-command`` prints it), unless ``--served-names`` maps it;
   :meth:`OpenAIBackend.check_served` asks ``/v1/models`` once at start-up.
@@ -64,11 +65,22 @@ def parse_served_names(text: str | None, variants: Sequence[str]) -> dict[str, s
     return names
 
 
+def _same_root(reported: str, expected: str) -> bool:
+    """The same model: equal names, or the same folder however it was spelt."""
+    if reported == expected:
+        return True
+    try:
+        return Path(reported).resolve() == Path(expected).resolve()
+    except OSError:
+        return False
+
+
 def _error_text(error: BaseException) -> str:
     if isinstance(error, httpx.TimeoutException):
         return f"no answer within the timeout ({type(error).__name__})"
-    if isinstance(error, httpx.HTTPStatusError):
-        return f"the server answered {error.response.status_code}: {error.args[0]}"
+    if isinstance(error, httpx.HTTPStatusError):  # httpx's own message is two lines; the server's body says more
+        body = " ".join(error.response.text.split())[:200]
+        return f"the server answered {error.response.status_code}: {body or error.response.reason_phrase}"
     text = str(error).splitlines()[0] if str(error) else type(error).__name__
     return text
 
@@ -87,6 +99,8 @@ class OpenAIBackend:
         demo: bool = False,
         name: str = "",
         transport: httpx.BaseTransport | None = None,
+        max_connections: int = MAX_CONNECTIONS,
+        expected_roots: dict[str, str] | None = None,
     ) -> None:
         if BASE not in served_names:
             raise BackendError("an OpenAI backend needs the base variant's served name")
@@ -98,11 +112,14 @@ class OpenAIBackend:
         self.demo = demo
         self.name = name
         self.timeout_s = timeout_s
+        # variant -> what the server should report as the model's root (the base's path or name, an adapter's
+        # folder): a server left running for another run, with the same names, is refused at start-up.
+        self.expected_roots = dict(expected_roots or {})
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.client = httpx.Client(
             headers=headers,
             timeout=httpx.Timeout(timeout_s, connect=min(CONNECT_TIMEOUT_S, timeout_s)),
-            limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             transport=transport,
         )
 
@@ -118,22 +135,27 @@ class OpenAIBackend:
         self.client.close()
 
     # -- start-up check
-    def served_models(self) -> list[str]:
+    def served_models(self) -> dict[str, str | None]:
+        """The server's model names, each with the root it reports (vLLM: the base's path, an adapter's folder)."""
         try:
             response = self.client.get(f"{self.endpoint}/models")
             response.raise_for_status()
-            return [model["id"] for model in response.json()["data"]]
+            return {model["id"]: model.get("root") for model in response.json()["data"]}
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:
             raise BackendError(f"cannot list the models of {self.endpoint}: {_error_text(error)}") from None
 
     def check_served(self) -> None:
-        """Every variant's name among the server's models, else one line per missing variant."""
+        """Every variant's name among the server's models, serving what this run serves where the server says
+        (its reported root); else one line per wrong variant."""
         served = self.served_models()
-        missing = [
-            f"variant {variant!r}: the server has no model {name!r} (it serves: {', '.join(served) or 'nothing'})"
-            for variant, name in self.served_names.items()
-            if name not in served
-        ]
+        missing = []
+        for variant, name in self.served_names.items():
+            expected = self.expected_roots.get(variant)
+            if name not in served:
+                names = ", ".join(served) or "nothing"
+                missing.append(f"variant {variant!r}: the server has no model {name!r} (it serves: {names})")
+            elif expected and served[name] and not _same_root(served[name], expected):
+                missing.append(f"variant {variant!r}: the server's {name!r} is {served[name]}, not {expected}")
         if missing:
             raise BackendError(f"{self.endpoint}: " + "\n".join(missing))
 
@@ -303,13 +325,14 @@ def backend_for_plan(
     served_names: str | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     check: bool = True,
+    max_connections: int = MAX_CONNECTIONS,
 ) -> OpenAIBackend:
     """The plan's variants (base, tuned, a preference run's sft, extra adapters) on the server at ``endpoint``.
 
     The tokenizer is the run's own (saved with its adapter), loaded here without the model: the history budget then
     counts the same tokens as with the local backend. ``check`` asks the server for every variant's model once.
     """
-    from bempathy.model.tiny import is_tiny_model
+    from bempathy.model.tiny import is_tiny_model, resolve_model_name
     from bempathy.model.tokenizer import load_tokenizer
 
     source = next(iter(plan.adapters.values()), None)  # a run saves its tokenizer with its adapter
@@ -323,6 +346,11 @@ def backend_for_plan(
         tokenizer=tokenizer,
         demo=is_tiny_model(plan.base),
         name=plan.base or "",
+        max_connections=max_connections,
+        expected_roots={
+            BASE: str(resolve_model_name(plan.base)) if is_tiny_model(plan.base) else plan.base,
+            **{variant: str(path) for variant, path in plan.adapters.items()},
+        },
     )
     if check:
         try:

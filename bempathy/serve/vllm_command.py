@@ -80,7 +80,8 @@ def _round_up(value: int, step: int = LENGTH_STEP) -> int:
 
 
 def plan_for(run: str | None, base: str | None, adapters: list[str]) -> ModelPlan:
-    """The app's own naming: ``--run DIR`` (tuned, sft), extra ``--adapter DIR`` by experiment id, as app.py does."""
+    """The app's own naming: ``--run DIR`` (tuned, sft); extra ``--adapter DIR`` by experiment id, as ``app.py --base B
+    --adapter RUN --adapter DIR`` names them (``app.py --run`` itself serves only the run's variants)."""
     if run is None:
         return plan_from_adapters(base, adapters)
     plan = plan_from_run(run)

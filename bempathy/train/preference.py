@@ -138,6 +138,10 @@ class PreferenceTrainer:
                 "it starts from; choose another folder"
             )
         plan = plan_from_run(sft.path)  # the app's own check of a run folder: an adapter and a known base
+        if not 0 <= args.preference_held_out < 1:
+            raise ConfigError(
+                f"--preference_held_out is a share of the prompts, 0 to below 1; got {args.preference_held_out}"
+            )
         batch = args.preference_batch_size or self.config.train.per_device_train_batch_size
         if args.preference_loss == "kto" and batch < 2:
             raise ConfigError(
@@ -340,7 +344,7 @@ class PreferenceTrainer:
             self.output.config_path.write_text(
                 json.dumps(self.saved_config(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
             )
-            # The rows it trained on, byte for byte: its evaluation leaves their prompts out (held-out prompts only).
+            # The rows it was given (trained on or held out), byte for byte: its evaluation leaves their prompts out.
             write_atomic(self.output.preferences_path, self.data.raw)
             if self.experiment_id is not None:  # only now: a failed rerun must not relabel an older adapter
                 self.output.write_experiment_id(self.experiment_id)
