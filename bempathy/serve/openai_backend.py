@@ -65,9 +65,10 @@ def parse_served_names(text: str | None, variants: Sequence[str]) -> dict[str, s
     return names
 
 
-def _same_root(reported: str, expected: str) -> bool:
-    """The same model: equal names, or the same folder however it was spelt."""
-    if reported == expected:
+def _same_root(reported: str, expected: str, by_name: bool = False) -> bool:
+    """The same model: equal names, or the same folder however it was spelt; ``by_name`` (the base): folders of the
+    same name (a locally built model's folder is named by its fingerprint, in whichever cache it was built)."""
+    if reported == expected or (by_name and Path(reported).name == Path(expected).name):
         return True
     try:
         return Path(reported).resolve() == Path(expected).resolve()
@@ -154,7 +155,7 @@ class OpenAIBackend:
             if name not in served:
                 names = ", ".join(served) or "nothing"
                 missing.append(f"variant {variant!r}: the server has no model {name!r} (it serves: {names})")
-            elif expected and served[name] and not _same_root(served[name], expected):
+            elif expected and served[name] and not _same_root(served[name], expected, by_name=variant == BASE):
                 missing.append(f"variant {variant!r}: the server's {name!r} is {served[name]}, not {expected}")
         if missing:
             raise BackendError(f"{self.endpoint}: " + "\n".join(missing))
