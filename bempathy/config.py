@@ -250,6 +250,20 @@ class PreferenceArguments:
             "one. 0: train on every row."
         },
     )
+    preference_eval_steps: int | None = field(
+        default=None,
+        metadata={
+            "help": "Score the held-out pairs every this many steps while training (TRL's eval loss, reward "
+            "accuracy and margin, into the loss history); None: every logging_steps; 0: only before and after."
+        },
+    )
+    preference_save_steps: int = field(
+        default=25,
+        metadata={
+            "help": "Save a checkpoint every this many steps (the last save_total_limit kept), so --resume true "
+            "continues after a kill; 0: no checkpoints."
+        },
+    )
 
 
 @dataclass

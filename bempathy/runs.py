@@ -27,6 +27,7 @@ DATA_REPORT_FILE = "data_report.json"
 DATA_DIR = "data"
 REPORT_FILE = "report.md"
 PLOTS_DIR = "plots"
+RESUME_FILE = "resume.json"
 PREFERENCES_FILE = "preferences.jsonl"
 SPLITS = ("train", "val", "test")
 
@@ -87,6 +88,11 @@ class RunFolder:
     @property
     def preferences_path(self) -> Path:
         return self.path / PREFERENCES_FILE
+
+    @property
+    def resume_path(self) -> Path:
+        """Whose checkpoints these are (experiment, preference rows, parent run): --resume continues only those."""
+        return self.path / RESUME_FILE
 
     # -- what is there
     def has_prepared_data(self) -> bool:

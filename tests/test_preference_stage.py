@@ -159,8 +159,12 @@ def test_dpo_stage_trains_from_the_sft_run_and_logs_a_child_experiment(sft_run, 
     assert record["preferences"]["rows"] == 6 and record["preferences"]["prompt_splits"] == {"train": 6}
     assert record["train_loss"] > 0 and record["global_step"] == 3
     assert set(record["preference_metrics"]) >= {"rewards/margins", "rewards/accuracies"}
-    assert [e["step"] for e in record["loss_history"]] == [2, 3]  # the last step is logged too
-    assert record["loss_history"][-1]["rewards/margins"] == record["preference_metrics"]["rewards/margins"]
+    training = [e for e in record["loss_history"] if "loss" in e]
+    assert [e["step"] for e in training] == [2, 3]  # the last step is logged too
+    assert training[-1]["rewards/margins"] == record["preference_metrics"]["rewards/margins"]
+    # The held-out pairs (20% by default) are scored every logging_steps and at the end, with TRL's metrics.
+    validation = [e for e in record["loss_history"] if "eval_loss" in e]
+    assert [e["step"] for e in validation] == [2, 3] and all("eval_rewards/accuracies" in e for e in validation)
     assert record["training"]["max_length"] == record["data"]["training_length"] > 0
     assert "rewards/margins" in capsys.readouterr().out
 
@@ -337,8 +341,9 @@ def test_held_out_rows_are_not_trained_on_and_scored_by_the_sft_model_then_the_p
     run, logs = sft_run
     rows_path = write_dpo_rows(run, tmp_path / "dpo.jsonl", n=6)
     out = tmp_path / "held-out-run"
-    argv = preference_args(run, rows_path, "dpo", logs, out, "--preference_held_out", "0.5")
-    assert train.main(argv) == 0
+    # Validation at the last step (3): TRL's eval metrics on the held-out pairs, against the model as trained.
+    extra = ("--preference_held_out", "0.5", "--preference_eval_steps", "3")
+    assert train.main(preference_args(run, rows_path, "dpo", logs, out, *extra)) == 0
     record = preference_record(logs, out)
     assert record["preferences"]["rows"] == 6
     assert record["preferences"]["trained_on"] == 3 and record["preferences"]["held_out"] == 3
@@ -359,3 +364,66 @@ def test_held_out_rows_are_not_trained_on_and_scored_by_the_sft_model_then_the_p
     assert held["likelihood_accuracy_after"] == pytest.approx(share[1], abs=1e-4)
     rewards = [0.1 * (a - b) for a, b in zip(after, before, strict=True)]  # the preset's beta
     assert held["reward_margin"] == pytest.approx(sum(rewards) / 3, abs=2e-3)
+    [validation] = [e for e in record["loss_history"] if "eval_loss" in e]
+    assert validation["step"] == 3 and 0 <= validation["eval_rewards/accuracies"] <= 1
+    assert validation["eval_rewards/margins"] == pytest.approx(held["reward_margin"], abs=2e-3)  # TRL's, ours
+
+
+class _CrashAtStep(Exception):
+    pass
+
+
+@pytest.mark.slow
+def test_resume_after_a_crash_continues_the_checkpoint_and_ends_where_an_unbroken_run_ends(sft_run, tmp_path):
+    """A run that dies after checkpoint-4, resumed with --resume true, gives the unbroken run's adapter, one
+    experiment record and each step's loss once; other rows or another parent are refused."""
+    from transformers import TrainerCallback
+
+    from bempathy.train.preference import PreferenceTrainer
+
+    run, logs = sft_run
+    rows = write_dpo_rows(run, tmp_path / "dpo.jsonl", n=6)
+    steps = ("--preference_max_steps", "6", "--logging_steps", "1", "--preference_save_steps", "2")
+    steps += ("--preference_held_out", "0", "--per_device_train_batch_size", "1")
+    whole, broken = tmp_path / "whole", tmp_path / "broken"
+    assert train.main([*preference_args(run, rows, "dpo", logs, whole), *steps]) == 0
+
+    class Crash(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if state.global_step == 5:  # checkpoint-4 is on disk, step 5 logged and lost
+                raise _CrashAtStep
+
+    class CrashingTrainer(PreferenceTrainer):
+        def build_trainer(self):
+            trainer = super().build_trainer()
+            trainer.add_callback(Crash())
+            return trainer
+
+    argv = [*preference_args(run, rows, "dpo", logs, broken), *steps]
+    with pytest.raises(_CrashAtStep):
+        CrashingTrainer(parse_config(argv)).train()
+    assert not RunFolder(broken).has_adapter() and (broken / "checkpoint-4").is_dir()
+    crashed = Store(logs).experiments.get(json.loads((broken / "resume.json").read_text())["experiment_id"])
+    assert crashed["status"] == "failed" and [e["step"] for e in crashed["loss_history"]] == [1, 2, 3, 4, 5]
+
+    # The same output folder with other rows, or without --resume's promise of the same rows, is not resumed.
+    other = write_dpo_rows(run, tmp_path / "other.jsonl", n=5)
+    refused = [*preference_args(run, other, "dpo", logs, broken), *steps, "--resume", "true"]
+    assert train.main(refused) == 2
+    assert (broken / "checkpoint-4").is_dir() and not RunFolder(broken).has_adapter()
+
+    assert train.main([*argv, "--resume", "true"]) == 0
+    record = Store(logs).experiments.get(crashed["id"])
+    assert RunFolder(broken).experiment_id() == record["id"]
+    assert record["status"] == "completed" and "resumed_at" in record and record["global_step"] == 6
+    assert [e["step"] for e in record["loss_history"] if "loss" in e] == [1, 2, 3, 4, 5, 6]
+    losses = [e["loss"] for e in record["loss_history"]]
+    assert record["train_loss"] == pytest.approx(sum(losses) / len(losses))
+    unbroken = preference_record(logs, whole)
+    assert losses == pytest.approx([e["loss"] for e in unbroken["loss_history"]], rel=1e-4)
+    resumed, reference = _saved_adapter(RunFolder(broken).adapter_dir), _saved_adapter(RunFolder(whole).adapter_dir)
+    sft = _saved_adapter(RunFolder(run).adapter_dir)
+    assert resumed.keys() == reference.keys()
+    for key in reference:
+        assert resumed[key].allclose(reference[key], atol=1e-5), key
+    assert any(not reference[key].allclose(sft[key]) for key in sft)  # it trained: not the SFT adapter

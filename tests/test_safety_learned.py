@@ -18,7 +18,7 @@ from tests.conftest import ROOT
 
 ROUNDS = ROOT / "tests" / "data" / "safety_rounds"
 FROZEN = ROUNDS / "frozen_round4.jsonl"  # the final test: never trained or tuned on
-UNSEEN = ROUNDS / "round5.jsonl"  # written after the first shipped model; measures the current one
+UNSEEN = ROUNDS / "round12.jsonl"  # scored, then kept out when rounds 5-11 became training data
 
 
 def _key(text: str) -> str:
@@ -42,8 +42,7 @@ SMALL = [
 ]
 
 
-# Round 5's writer and round 2's wrote one English line word for word alike; the round keeps it as written.
-@pytest.mark.parametrize(("held_out", "alike"), [(FROZEN, 0), (UNSEEN, 1)], ids=["frozen", "round5"])
+@pytest.mark.parametrize(("held_out", "alike"), [(FROZEN, 0), (UNSEEN, 0)], ids=["frozen", "round12"])
 def test_the_held_out_rounds_were_never_training_data(held_out, alike):
     trained = {_key(r["text"]) for r in load_labelled(learned.TRAIN_FILE)}
     lines = load_labelled(held_out)
@@ -126,6 +125,15 @@ def test_the_frozen_round_meets_the_recall_target_and_the_crisis_false_alarm_tar
     assert report["false_alarm_rate_concern_or_above"] <= 0.20
     rules = evaluate(load_labelled(FROZEN), rules_only=True)
     assert report["recall_concern_or_above"] - rules["recall_concern_or_above"] >= 0.3  # the classifier's share
+
+
+def test_the_newest_unseen_round_meets_every_target():
+    """Round 12 (bench/RESULTS.md): concern+ recall 0.946, false alarms 0.025 at concern+ and 0.000 at crisis, on
+    the model built without it; the targets as a floor."""
+    report = evaluate(load_labelled(UNSEEN))
+    assert report["recall_concern_or_above"] >= 0.90
+    assert report["false_alarm_rate_concern_or_above"] <= 0.10
+    assert report["false_alarm_rate"] <= 0.05
 
 
 def test_the_learned_signal_is_fast_enough_per_message():

@@ -52,7 +52,7 @@ class Recipe:
     # P(concern) + P(crisis) at or above concern_at raises to at least "concern"; P(crisis) at or above
     # crisis_at raises to "crisis". Chosen from out-of-fold predictions on the training data (--cv), recall first.
     concern_at: float = 0.7
-    crisis_at: float = 0.75
+    crisis_at: float = 0.7
 
 
 RECIPE = Recipe()

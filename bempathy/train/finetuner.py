@@ -37,6 +37,7 @@ from bempathy.runs import RunFolder
 from bempathy.storage.log import utc_now
 from bempathy.storage.store import Store
 from bempathy.train.callbacks import ExperimentLogCallback, SampleAnswerCallback
+from bempathy.train.checkpoints import forget_history_after, last_checkpoint, whole_run_train_loss
 from bempathy.train.strategies import FineTuningStrategy, LoadedModel, select_strategy
 
 
@@ -153,13 +154,6 @@ class LLAMAFineTuner:
         self.run.write_experiment_id(experiment_id)
         return experiment_id
 
-    def _last_checkpoint(self) -> str | None:
-        from transformers.trainer_utils import get_last_checkpoint
-
-        if not self.config.run.resume or not self.output_dir.is_dir():
-            return None
-        return get_last_checkpoint(str(self.output_dir))
-
     # -- training
     def build_trainer(self):
         """The SFTTrainer for this run, with its callbacks; nothing trained yet (tests inspect it)."""
@@ -224,9 +218,9 @@ class LLAMAFineTuner:
         experiment_id, loaded, longest = self.experiment_id, self.loaded, self.longest
         main = experiment_id is not None
         started = time.monotonic()
-        resumed_from = self._last_checkpoint()
+        resumed_from = last_checkpoint(self.output_dir) if self.config.run.resume else None
         if resumed_from is not None and experiment_id is not None:
-            self._forget_history_after(experiment_id, resumed_from)
+            forget_history_after(self.store, experiment_id, resumed_from)
         try:
             output = trainer.train(resume_from_checkpoint=resumed_from)
             val_loss = trainer.evaluate(self.full_validation)["eval_loss"] if self.has_validation else None
@@ -251,7 +245,7 @@ class LLAMAFineTuner:
             exported = self._export(adapter_dir, loaded)
         # Other ranks must not go on (to evaluation, or to look for the adapter) before rank 0 has saved.
         PartialState().wait_for_everyone()
-        train_loss = self._train_loss(output.training_loss, resumed_from)
+        train_loss = whole_run_train_loss(self.store, experiment_id, output.training_loss, resumed_from is not None)
         self._finish(
             experiment_id,
             "completed",
@@ -278,24 +272,6 @@ class LLAMAFineTuner:
         self.loaded = None
         release_memory()
         return result
-
-    def _forget_history_after(self, experiment_id: str, checkpoint: str) -> None:
-        """Drop loss entries logged after the checkpoint: the resumed run logs those steps again."""
-        step = json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"]
-        history = self.store.experiments.get(experiment_id).get("loss_history", [])
-        self.store.experiments.update(experiment_id, {"loss_history": [e for e in history if e["step"] <= step]})
-
-    def _train_loss(self, reported: float, resumed_from: str | None) -> float:
-        """Mean training loss of the whole run.
-
-        After a resume, transformers' ``training_loss`` divides only the resumed part's loss sum by all steps,
-        so the mean of the logged losses (one per logging window) is the honest figure then.
-        """
-        if resumed_from is None or self.experiment_id is None:
-            return float(reported)
-        history = self.store.experiments.get(self.experiment_id).get("loss_history", [])
-        losses = [e["loss"] for e in history if "loss" in e]
-        return float(sum(losses) / len(losses)) if losses else float(reported)
 
     def _export(self, adapter_dir: Path, trained: LoadedModel | None = None) -> dict[str, str]:
         """The requested export, from the model just trained where the strategy can use it."""

@@ -12,12 +12,18 @@ What it guarantees:
   layout (``OUT/adapter`` with the tokenizer and ``bempathy_config.json``, ``OUT/experiment.json``), so
   ``app.py --run OUT`` serves it;
 - one ``LLAMAExperiments`` record: ``stage: "preference"``, ``parent_experiment``, the rows' sha256 and count, the
-  loss history with TRL's reward metrics, the training loss and the last logged reward margin and accuracy.
+  loss history with TRL's reward metrics (and, every ``preference_eval_steps``, the held-out pairs' eval loss,
+  reward accuracy and margin), the training loss and the last logged reward margin and accuracy;
+- checkpoints every ``preference_save_steps``, and ``--resume true`` continues the newest one after a kill with the
+  same experiment record, but only for the same rows and parent run (``OUT/resume.json``). The trained adapter is
+  restored from the checkpoint by hand: transformers reloads only the adapters in sub-folders of a checkpoint, and
+  TRL's frozen ``ref`` copy is the only one there.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import traceback
 from dataclasses import asdict, dataclass
@@ -37,6 +43,7 @@ from bempathy.serve.plan import ModelPlan, plan_from_run
 from bempathy.storage.log import utc_now, write_atomic
 from bempathy.storage.store import Store
 from bempathy.train.callbacks import LOGGED_KEYS, ExperimentLogCallback
+from bempathy.train.checkpoints import checkpoint_step, forget_history_after, last_checkpoint, whole_run_train_loss
 from bempathy.train.finetuner import check_gpu_processes, keep_trainable_fp32
 from bempathy.train.preference_rows import (
     PreferenceRows,
@@ -49,6 +56,8 @@ from bempathy.train.strategies import PeftStrategy
 
 # TRL's reward metrics, logged next to the loss (DPO: margin and accuracy; KTO: kl too).
 REWARD_KEYS = ("rewards/margins", "rewards/accuracies", "rewards/chosen", "rewards/rejected", "kl")
+# The same metrics on the held-out pairs, logged during training (TRL prefixes them with eval_).
+EVAL_KEYS = ("eval_loss", *(f"eval_{key}" for key in REWARD_KEYS))
 # Training options the preference stage takes from the run's training options: hardware, batch, optimiser, logging.
 CARRIED_TRAINING_ARGS = (
     "per_device_train_batch_size",
@@ -64,6 +73,7 @@ CARRIED_TRAINING_ARGS = (
     "dataloader_num_workers",
     "dataloader_pin_memory",
     "report_to",
+    "save_total_limit",
     "optim",
     "weight_decay",
     "max_grad_norm",
@@ -91,9 +101,10 @@ class PreferenceLogCallback(ExperimentLogCallback):
         return control
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if not state.is_world_process_zero or not logs or "loss" not in logs:
+        if not state.is_world_process_zero or not logs or ("loss" not in logs and "eval_loss" not in logs):
             return
-        entry = {"step": state.global_step, **{k: logs[k] for k in (*LOGGED_KEYS, *REWARD_KEYS) if k in logs}}
+        keys = (*LOGGED_KEYS, *REWARD_KEYS, *EVAL_KEYS)
+        entry = {"step": state.global_step, **{k: logs[k] for k in keys if k in logs}}
         self.store.experiments.append(self.experiment_id, "loss_history", [entry])
 
 
@@ -119,6 +130,7 @@ class PreferenceTrainer:
         self.args = config.preference
         self.store = store if store is not None else Store(config.run.logs_dir)
         self.experiment_id: str | None = None
+        self.resume_from: str | None = None  # the checkpoint --resume continues, once checked
 
     # -- checks (nothing is loaded or written before they pass)
     def check(self) -> tuple[RunFolder, ModelPlan, PreferenceRows]:
@@ -149,7 +161,12 @@ class PreferenceTrainer:
                 "another row's completion in the same batch; pass --preference_batch_size 2 (and "
                 "--preference_gradient_accumulation_steps to keep the effective batch)"
             )
+        for name in ("preference_save_steps", "preference_eval_steps"):
+            value = getattr(args, name)
+            if value is not None and value < 0:
+                raise ConfigError(f"--{name} is a number of steps, 0 or more; got {value}")
         data = read_preferences(args.preferences, args.preference_loss)
+        self.resume_from = self._checkpoint_to_resume(sft, data)
         corpus = sft.data_run()
         check_prompts_in_corpus(data, corpus)  # DPO and KTO alike: prompts from the run's own corpus
         if data.prompt_splits.get("test"):
@@ -159,6 +176,24 @@ class PreferenceTrainer:
                 "prompts only)"
             )
         return sft, plan, data
+
+    def _checkpoint_to_resume(self, sft: RunFolder, data: PreferenceRows) -> str | None:
+        """With --resume, the newest checkpoint in the output folder, if it belongs to these rows and this parent."""
+        checkpoint = last_checkpoint(self.output.path) if self.config.run.resume else None
+        if checkpoint is None:
+            return None
+        owner = self.output.resume_path
+        state = json.loads(owner.read_text(encoding="utf-8")) if owner.is_file() else {}
+        expected = {"preferences_sha256": data.sha256, "from_run": str(sft.path.resolve())}
+        differs = [key for key, value in expected.items() if state.get(key) != value]
+        if differs:
+            raise ConfigError(
+                f"--resume: the checkpoints in {self.output.path} were not trained from these "
+                f"{' and '.join(k.replace('_sha256', '').replace('_', ' ') for k in differs)} ({owner} says "
+                f"{ {k: state.get(k) for k in differs} }); resume with the same --from_run and --preferences, or "
+                "choose another --output_dir"
+            )
+        return checkpoint
 
     def _model_args(self, plan: ModelPlan, saved: dict[str, Any]):
         """The run's base exactly as it was trained (name, revision, dtype, 4-bit), recorded with the experiment."""
@@ -181,16 +216,26 @@ class PreferenceTrainer:
             max_steps=args.preference_max_steps,
             beta=args.beta,
             max_length=max_length,
-            eval_strategy="no",
             per_device_train_batch_size=args.preference_batch_size or train.per_device_train_batch_size,
             gradient_accumulation_steps=(
                 args.preference_gradient_accumulation_steps or train.gradient_accumulation_steps
             ),
-            save_strategy="no",  # the adapter is saved once, at the end, without TRL's frozen copy
+            # Checkpoints only for --resume: the adapter itself is saved once, at the end, without TRL's frozen copy.
+            save_strategy="steps" if args.preference_save_steps else "no",
+            save_steps=args.preference_save_steps or 500,
+            **self._eval_schedule(train.logging_steps),
         )
         if args.preference_loss == "dpo":
             return DPOConfig(**common, loss_type=[args.dpo_loss_type])
         return KTOConfig(**common)  # TRL's sequential sampling: its KL pairs are neighbours in a fixed order
+
+    def _eval_schedule(self, logging_steps: float) -> dict[str, Any]:
+        """The held-out pairs scored by TRL while training, when there are any and it was not turned off."""
+        steps = self.args.preference_eval_steps
+        steps = logging_steps if steps is None else steps
+        if not steps or not getattr(self, "held_rows", None):
+            return {"eval_strategy": "no"}
+        return {"eval_strategy": "steps", "eval_steps": steps}
 
     def build_trainer(self):
         """Check, load the run's model with its adapter trainable, and build TRL's trainer; nothing trained yet."""
@@ -222,17 +267,21 @@ class PreferenceTrainer:
         from datasets import Dataset
 
         trainer_class = DPOTrainer if data.loss == "dpo" else KTOTrainer
+        evaluating = training_args.eval_strategy != "no"
         try:
             # No peft_config: TRL copies the loaded adapter into a frozen "ref" adapter, so the reference is this run.
             trainer = trainer_class(
                 model=model,
                 args=training_args,
                 train_dataset=Dataset.from_list(self.train_rows),
+                eval_dataset=Dataset.from_list(self.held_rows) if evaluating else None,
                 processing_class=tokenizer,
             )
         except ValueError as error:  # TRL's checks of its own settings (e.g. a loss that needs another option)
             raise ConfigError(f"TRL refused the preference settings: {str(error).splitlines()[0]}") from None
-        self._check_untruncated(trainer, longest)
+        self._check_untruncated(trainer.train_dataset, self.train_rows, longest)
+        if evaluating:
+            self._check_untruncated(trainer.eval_dataset, self.held_rows, longest)
         if training_args.fp16:
             # As in SFT: TRL casts a quantised model's LoRA weights to bf16, which the fp16 GradScaler cannot unscale.
             keep_trainable_fp32(trainer.model)
@@ -249,16 +298,15 @@ class PreferenceTrainer:
             trainer.add_callback(PreferenceLogCallback(self.store, self.experiment_id))
         return trainer
 
-    def _check_untruncated(self, trainer: Any, max_length: int) -> None:
+    def _check_untruncated(self, dataset: Any, rows: list[dict[str, Any]], max_length: int) -> None:
         """TRL's own tokenisation fits max_length and no row was dropped (it drops prompts that fill it)."""
-        dataset = trainer.train_dataset
         completions = ("chosen_ids", "rejected_ids", "completion_ids", "KL_completion_ids")  # whichever it has
         longest = max(
             (len(r["prompt_ids"]) + len(r[key]) for r in dataset for key in completions if key in r), default=0
         )
-        if len(dataset) != len(self.train_rows) or longest > max_length:
+        if len(dataset) != len(rows) or longest > max_length:
             raise DataError(
-                f"TRL tokenised {len(dataset)} of {len(self.train_rows)} rows, the longest {longest} tokens, "
+                f"TRL tokenised {len(dataset)} of {len(rows)} rows, the longest {longest} tokens, "
                 f"against a max_length of {max_length}: the preference rows would be truncated"
             )
 
@@ -285,6 +333,10 @@ class PreferenceTrainer:
         return {**self.data.summary(), "trained_on": len(self.train_rows), "held_out": len(self.held_rows)}
 
     def _experiment_id(self) -> str:
+        resumed = self._resumed_experiment()
+        if resumed is not None:
+            self.store.experiments.update(resumed, {"status": "running", "resumed_at": utc_now()})
+            return resumed
         config = self.saved_config()
         record = {
             "model_name": self.config.model.model_name_or_path,
@@ -308,6 +360,44 @@ class PreferenceTrainer:
             {**record, "train_loss": None, "loss_history": [], "preference_metrics": {}, "metrics": {}}
         )
 
+    def _resumed_experiment(self) -> str | None:
+        if self.resume_from is None:
+            return None
+        experiment_id = json.loads(self.output.resume_path.read_text(encoding="utf-8")).get("experiment_id")
+        return experiment_id if experiment_id and self.store.experiments.get(experiment_id) is not None else None
+
+    def _start_or_resume(self, trainer: Any) -> None:
+        """Resume: the trained adapter from the checkpoint and a history up to it. Fresh: older checkpoints out of
+        the way (a later --resume must not pick them) and a note of whose checkpoints the new ones are."""
+        if self.resume_from is not None:
+            from peft import set_peft_model_state_dict
+            from safetensors.torch import load_file
+
+            weights = load_file(str(Path(self.resume_from) / "adapter_model.safetensors"))
+            model = trainer.accelerator.unwrap_model(trainer.model)
+            result = set_peft_model_state_dict(model, weights, adapter_name="default")
+            if getattr(result, "unexpected_keys", None):
+                raise ModelLoadError(f"{self.resume_from}: the checkpoint's adapter does not fit this model")
+            if self.experiment_id is not None:
+                forget_history_after(self.store, self.experiment_id, self.resume_from)
+            print(f"bempathy: resuming from {self.resume_from} (step {checkpoint_step(self.resume_from)})")
+            return
+        if not is_main_process():
+            return
+        old = sorted(self.output.path.glob("checkpoint-*")) if self.output.path.is_dir() else []
+        for folder in old:
+            shutil.rmtree(folder)
+        if old:
+            print(f"bempathy: removed {len(old)} older checkpoint(s) from {self.output.path} (a fresh start)")
+        if self.args.preference_save_steps:
+            self.output.path.mkdir(parents=True, exist_ok=True)
+            state = {
+                "experiment_id": self.experiment_id,
+                "preferences_sha256": self.data.sha256,
+                "from_run": str(self.sft.path.resolve()),
+            }
+            write_atomic(self.output.resume_path, (json.dumps(state) + "\n").encode("utf-8"))
+
     def _finish(self, status: str, started: float, **fields: Any) -> None:
         if self.experiment_id is None:
             return
@@ -327,7 +417,8 @@ class PreferenceTrainer:
         trainer = self.build_trainer()
         started = time.monotonic()
         try:
-            output = trainer.train()
+            self._start_or_resume(trainer)
+            output = trainer.train(resume_from_checkpoint=self.resume_from)
         except KeyboardInterrupt:
             self._finish("interrupted", started, error="interrupted by the user (Ctrl-C)")
             raise
@@ -352,10 +443,13 @@ class PreferenceTrainer:
         logged = [entry for entry in trainer.state.log_history if "rewards/margins" in entry]
         final = {key: float(logged[-1][key]) for key in REWARD_KEYS if logged and key in logged[-1]}
         held_out = self.score_held_out() if self.score_held_out is not None else None
+        train_loss = whole_run_train_loss(
+            self.store, self.experiment_id, output.training_loss, self.resume_from is not None
+        )
         self._finish(
             "completed",
             started,
-            train_loss=float(output.training_loss),
+            train_loss=train_loss,
             global_step=trainer.state.global_step,
             preference_metrics=final,
             held_out=held_out,
@@ -364,7 +458,7 @@ class PreferenceTrainer:
         result = PreferenceResult(
             experiment_id=self.experiment_id,
             adapter_dir=adapter_dir,
-            train_loss=float(output.training_loss),
+            train_loss=train_loss,
             global_step=trainer.state.global_step,
             rows=len(self.train_rows),
             max_length=self.max_length,
