@@ -121,6 +121,17 @@ class EvalArguments:
             "choices": ["test", "val", "train"],
         },
     )
+    eval_samples: int = field(
+        default=0,
+        metadata={
+            "help": "0: every variant's greedy answer, scored (the metrics). K >= 2 (train or val split only): K "
+            "sampled answers of the tuned model per prompt, logged as variants sample1..sampleK and not scored: "
+            "on-policy candidates for a rating round whose preferences a preference stage trains on."
+        },
+    )
+    eval_temperature: float = field(default=1.0, metadata={"help": "Sampling temperature with --eval_samples."})
+    eval_top_p: float = field(default=0.95, metadata={"help": "Nucleus sampling's top_p with --eval_samples."})
+    eval_seed: int = field(default=0, metadata={"help": "Seed of the sampling with --eval_samples."})
     eval_during_training_max_examples: int | None = field(
         default=256,
         metadata={
@@ -439,6 +450,15 @@ def parse_config(args: Sequence[str] | None = None, parser: TrlParser | None = N
             "--eval_backend openai needs a trained run the server already serves: train first (--stage train), "
             "start the server, then --stage evaluate"
         )
+    if evaluation.eval_samples:
+        if evaluation.eval_samples < 2 or evaluation.eval_split == "test":
+            raise ConfigError(
+                "--eval_samples takes 2 or more sampled answers per prompt, for a rating round on the train or val "
+                f"split (--eval_split train); got {evaluation.eval_samples} on the {evaluation.eval_split} split, "
+                "whose metrics use greedy answers"
+            )
+        if not evaluation.eval_temperature > 0 or not 0 < evaluation.eval_top_p <= 1:
+            raise ConfigError("--eval_temperature must be above 0 and --eval_top_p in (0, 1]")
     if [str(m).lower() for m in model.lora_modules_to_save or []] == ["none"]:
         model.lora_modules_to_save = None  # `--lora_modules_to_save none`: LoRA layers only (what vLLM serves)
     return Config(run=run, data=data, eval=evaluation, train=train, model=model, preset=preset, preference=preference)

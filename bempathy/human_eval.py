@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bempathy.rating.items import HumanEvalError, resolve_evaluation
 from bempathy.rating.preferences import LOSSES, PreferenceFilters
-from bempathy.rating.service import RatingService
+from bempathy.rating.service import RatingService, parse_variants
 from bempathy.rating.stats import summarize
 from bempathy.rating.tables import format_summary, summary_csv
 from bempathy.storage.log import StoreCorruptError, default_logs_dir
@@ -66,6 +66,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--keep-flagged", action="store_true", help="keep ratings by raters the quality checks flag")
     export.add_argument("--include-simulated", action="store_true", help="count ratings marked simulated: true")
+    export.add_argument(
+        "--variants",
+        action="append",
+        metavar="A,B",
+        default=None,
+        help="the rated pair of variants (default base,tuned); repeat it for a candidates round's pairs, e.g. "
+        "--variants sample1,sample2 --variants sample3,sample4",
+    )
 
     commands.add_parser("fold", parents=[common], help="fold the rating journal into HumanEvaluations.json")
     commands.add_parser("check", parents=[common], help="report damaged logs without changing anything")
@@ -92,7 +100,15 @@ def _summary(args: argparse.Namespace, store: Store) -> None:
 
 
 def _export(args: argparse.Namespace, store: Store) -> None:
-    service = RatingService(store, experiment_id=args.experiment, evaluation_id=args.evaluation, pairs_path=args.pairs)
+    pairs = [parse_variants(value, "--variants") for value in args.variants or [None]]
+    if args.pairs is not None and args.variants:
+        raise HumanEvalError("--variants names an evaluation's variants; a --pairs file names its own answers")
+    service, *others = (
+        RatingService(
+            store, experiment_id=args.experiment, evaluation_id=args.evaluation, pairs_path=args.pairs, variants=pair
+        )
+        for pair in pairs
+    )
     if service.evaluation_id is None:
         raise HumanEvalError(f"no completed experiment with an evaluation in {store.logs_dir}")
     try:
@@ -101,7 +117,7 @@ def _export(args: argparse.Namespace, store: Store) -> None:
         )
     except ValueError as error:
         raise HumanEvalError(str(error)) from None
-    data = service.export_preferences(args.output, args.loss, filters)
+    data = service.export_preferences(args.output, args.loss, filters, with_items_of=others)
     what = "preference pairs" if args.loss == "dpo" else "labelled answers (KTO)"
     print(f"{len(data.rows)} {what} from evaluation {service.evaluation_id} written to {args.output}")
     print(data.report())

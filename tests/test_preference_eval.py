@@ -64,6 +64,74 @@ def evaluated(tiny_run, tmp_path_factory):
     return out, logs, experiment, trained_ids, batches
 
 
+def test_a_candidates_round_logs_sampled_answers_that_the_crowd_rates_and_export_turns_into_pairs(
+    evaluated, tmp_path, capsys
+):
+    """`--eval_samples 4`: four sampled answers of the tuned model per train prompt (on-policy candidates),
+    reproducible by seed, rated in two pairs and exported as one DPO file."""
+    from bempathy import human_eval
+    from bempathy.rating import simulated
+
+    out, logs, _, _, _ = evaluated
+    sft = RunFolder(out.parent / "sft")
+    experiment_id = sft.experiment_id()
+    common = ["--config", str(TINY_PRESET), "--logs_dir", str(logs), "--output_dir", str(sft.path)]
+    candidates = ["--stage", "evaluate", "--eval_split", "train", "--eval_max_examples", "3", "--eval_samples", "4"]
+    before = Store(logs).experiments.get(experiment_id)["metrics"]
+    for _ in range(2):  # the same seed twice
+        assert train.main([*common, *candidates, "--eval_seed", "7"]) == 0
+    record = Store(logs).experiments.get(experiment_id)
+    assert record["metrics"] == before
+    first, again = [r for r in record["split_evaluations"].values() if r.get("kind") == "candidates"][-2:]
+    names = ["sample1", "sample2", "sample3", "sample4"]
+    assert first["variants"] == names and first["n_examples"] == 3 and first["split"] == "train"
+    decoding = first["decoding"]
+    assert decoding["do_sample"] and decoding["temperature"] == 1.0 and decoding["top_p"] == 0.95
+    assert decoding["seed"] == 7 and decoding["sampled_variant"] == "tuned"
+
+    def answers(evaluation_id: str) -> dict[tuple[str, str], str]:
+        rows = Store(logs).responses.find(evaluation_id=evaluation_id)
+        return {(r["example_id"], r["variant"]): r["response_text"] for r in rows}
+
+    logged = answers(first["evaluation_id"])
+    assert len(logged) == 3 * 4 and {variant for _, variant in logged} == set(names)
+    assert logged == answers(again["evaluation_id"])  # reproducible
+    per_prompt = {example: {logged[example, v] for v in names} for example, _ in logged}
+    assert any(len(texts) > 1 for texts in per_prompt.values())  # sampled, not four greedy copies
+    printed = capsys.readouterr().out
+    evaluation = first["evaluation_id"]
+    assert f"--evaluation {evaluation} --variants sample3,sample4" in printed
+
+    rate = ["--logs-dir", str(logs), "--experiment", experiment_id, "--evaluation", evaluation, "--raters", "3"]
+    for pair in ("sample1,sample2", "sample3,sample4"):
+        assert simulated.main([*rate, "--variants", pair, "--ratings-per-item", "3"]) == 0
+    export = ["export", "--logs-dir", str(logs), "--experiment", experiment_id, "--evaluation", evaluation]
+    export += ["--include-simulated", "--variants", "sample1,sample2"]
+    one, both = tmp_path / "one.jsonl", tmp_path / "both.jsonl"
+    assert human_eval.main([*export, "--output", str(one)]) == 0
+    assert human_eval.main([*export, "--variants", "sample3,sample4", "--output", str(both)]) == 0
+    rows = [json.loads(line) for line in both.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) > len(one.read_text(encoding="utf-8").splitlines()) > 0
+    texts = set(logged.values())
+    assert all(r["chosen"][0]["content"] in texts and r["rejected"][0]["content"] in texts for r in rows)
+    assert human_eval.main([*export, "--variants", "sample1", "--output", str(tmp_path / "bad.jsonl")]) == 2
+    assert not (tmp_path / "bad.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--eval_samples", "1", "--eval_split", "train"],
+        ["--eval_samples", "4"],
+        ["--eval_samples", "2", "--eval_split", "val", "--eval_top_p", "0"],
+    ],
+    ids=["one-sample", "test-split", "top-p"],
+)
+def test_bad_candidate_settings_are_one_line_errors(flags, capsys):
+    assert train.main(["--config", str(TINY_PRESET), "--stage", "evaluate", *flags]) == 2
+    assert "--eval_" in capsys.readouterr().err
+
+
 def test_a_preference_run_is_scored_as_base_sft_and_tuned_on_prompts_it_did_not_train_on(evaluated):
     out, logs, experiment, trained_ids, _ = evaluated
     metrics = experiment["metrics"]
@@ -158,7 +226,7 @@ def test_answers_to_another_split_are_logged_for_rating_and_never_replace_the_te
     record = Store(logs).experiments.get(experiment_id)
     assert record["metrics"] == before  # the run's test metrics, report and Rate tab are untouched
     assert sft.path.joinpath("report.md").stat().st_mtime_ns == report_written
-    (result,) = record["split_evaluations"].values()
+    (result,) = [r for r in record["split_evaluations"].values() if r.get("kind") != "candidates"]
     assert result["split"] == "train" and result["n_examples"] == 3
     assert set(result["example_ids"]) <= {row["id"] for row in sft.read_split("train")}
     evaluation_id = result["evaluation_id"]

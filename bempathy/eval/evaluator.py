@@ -142,6 +142,34 @@ class Evaluator:
         result["evaluated_at"] = utc_now()
         return result
 
+    def sample_candidates(
+        self, rows: Sequence[dict[str, Any]], experiment_id: str | None, split: str, samples: int, seed: int
+    ) -> dict[str, Any]:
+        """``samples`` sampled answers of the tuned model per prompt, logged as ``sample1`` .. ``sampleK`` and not
+        scored: on-policy candidates, so a rating round compares answers the model itself writes (a preference
+        stage learns more from those than from base-vs-tuned pairs it never produced)."""
+        prompts, references = zip(*(split_prompt(row["messages"]) for row in rows), strict=True)
+        names = [f"sample{k + 1}" for k in range(samples)]
+        rows_per_call = self._rows_per_call(samples)
+        result: dict[str, Any] = {
+            "evaluation_id": uuid.uuid4().hex[:12],
+            "split": split,
+            "kind": "candidates",
+            "n_examples": len(rows),
+            "example_ids": [row.get("id") for row in rows],
+            "decoding": {**self._decoding(rows_per_call), "seed": seed, "sampled_variant": TUNED},
+            "variants": names,
+        }
+        conversations = [prompt for prompt in prompts for _ in names]
+        with tqdm(total=len(conversations), desc=f"sampling {samples} answers per prompt", unit="answer") as bar:
+            generated = self.generator.generate(
+                conversations, [TUNED] * len(conversations), self.decoding, rows_per_call, progress=bar, seed=seed
+            )
+        for offset, name in enumerate(names):
+            self._log(experiment_id, result, name, rows, prompts, references, generated[offset :: len(names)])
+        result["evaluated_at"] = utc_now()
+        return result
+
     def _rows_per_call(self, n_variants: int) -> int:
         """``batch_size`` rounded down to whole prompts, so a prompt's rows (one per variant) share a call."""
         return max(n_variants, self.batch_size - self.batch_size % n_variants)
@@ -302,23 +330,38 @@ def run_evaluation(config, store: Store | None = None) -> dict[str, Any] | None:
         adapters=dict(adapters),
         revision=config.model.model_revision,  # the revision training used (the strategies pass it too)
     )
+    sampling = config.eval.eval_samples
+    decoding = DecodingSettings(max_new_tokens=config.eval.max_new_tokens)
+    if sampling:
+        decoding = DecodingSettings(
+            max_new_tokens=config.eval.max_new_tokens,
+            do_sample=True,
+            temperature=config.eval.eval_temperature,
+            top_p=config.eval.eval_top_p,
+        )
     evaluator = Evaluator(
         chat,
         store,
-        DecodingSettings(max_new_tokens=config.eval.max_new_tokens),
+        decoding,
         batch_size=config.eval.generation_batch_size,
         bootstrap_resamples=config.eval.bootstrap_resamples,
         perplexity_batch_size=config.train.per_device_eval_batch_size,
         generator=server,
     )
     with model_thread().adopted():  # this thread may have just trained: keep the math on it (model_thread.py)
-        result = evaluator.evaluate(rows, experiment_id, split)
+        if sampling:
+            result = evaluator.sample_candidates(rows, experiment_id, split, sampling, config.eval.eval_seed)
+        else:
+            result = evaluator.evaluate(rows, experiment_id, split)
     if trained_on:
         result["left_out_trained_prompts"] = trained_on
     if split != "test":
         # Answers to rate, not the run's metrics: the report, Reports and the Rate tab keep the test evaluation.
         rounds = store.experiments.get(experiment_id).get("split_evaluations") or {}
         store.experiments.update(experiment_id, {"split_evaluations": {**rounds, result["evaluation_id"]: result}})
+        if sampling:
+            print(candidates_note(result, experiment_id))
+            return result
         print(
             f"\n{format_comparison(result)}\n\nNot held out: the {split} split's answers are logged as evaluation "
             f"{result['evaluation_id']} for a rating round (--evaluation {result['evaluation_id']}); the run's "
@@ -341,6 +384,21 @@ def _server(config, run: RunFolder):
     return backend_for_plan(
         plan_from_run(run.path), config.eval.eval_endpoint, api_key=api_key, served_names=config.eval.eval_served_names
     )
+
+
+def candidates_note(result: dict[str, Any], experiment_id: str) -> str:
+    """What a candidates round logged, and the commands that rate and export it."""
+    names, evaluation = result["variants"], result["evaluation_id"]
+    pairs = [f"{names[k]},{names[k + 1]}" for k in range(0, len(names) - 1, 2)]
+    at = f"--experiment {experiment_id} --evaluation {evaluation}"
+    lines = [
+        f"\n{result['n_examples']} prompts of the {result['split']} split, {len(names)} sampled answers each "
+        f"(temperature {result['decoding']['temperature']}, top_p {result['decoding']['top_p']}), logged as "
+        f"evaluation {evaluation}, variants {', '.join(names)}. Rate them in pairs, e.g.:",
+        *(f"  python -m bempathy.rating.simulated {at} --variants {pair}" for pair in pairs),
+        f"  python -m bempathy.human_eval export {at} {' '.join('--variants ' + p for p in pairs)} --output FILE\n",
+    ]
+    return "\n".join(lines)
 
 
 def format_comparison(result: dict[str, Any]) -> str:
