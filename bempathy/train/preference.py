@@ -131,6 +131,7 @@ class PreferenceTrainer:
         self.store = store if store is not None else Store(config.run.logs_dir)
         self.experiment_id: str | None = None
         self.resume_from: str | None = None  # the checkpoint --resume continues, once checked
+        self.resume_state: dict[str, Any] = {}  # OUT/resume.json of that checkpoint, read once
 
     # -- checks (nothing is loaded or written before they pass)
     def check(self) -> tuple[RunFolder, ModelPlan, PreferenceRows]:
@@ -193,6 +194,7 @@ class PreferenceTrainer:
                 f"{ {k: state.get(k) for k in differs} }); resume with the same --from_run and --preferences, or "
                 "choose another --output_dir"
             )
+        self.resume_state = state
         return checkpoint
 
     def _model_args(self, plan: ModelPlan, saved: dict[str, Any]):
@@ -363,7 +365,7 @@ class PreferenceTrainer:
     def _resumed_experiment(self) -> str | None:
         if self.resume_from is None:
             return None
-        experiment_id = json.loads(self.output.resume_path.read_text(encoding="utf-8")).get("experiment_id")
+        experiment_id = self.resume_state.get("experiment_id")
         return experiment_id if experiment_id and self.store.experiments.get(experiment_id) is not None else None
 
     def _start_or_resume(self, trainer: Any) -> None:
