@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bempathy.rating.items import HumanEvalError, resolve_evaluation
 from bempathy.rating.preferences import LOSSES, PreferenceFilters
-from bempathy.rating.service import RatingService, parse_variants
+from bempathy.rating.service import RatingService, variant_pairs
 from bempathy.rating.stats import summarize
 from bempathy.rating.tables import format_summary, summary_csv
 from bempathy.storage.log import StoreCorruptError, default_logs_dir
@@ -67,12 +67,18 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--keep-flagged", action="store_true", help="keep ratings by raters the quality checks flag")
     export.add_argument("--include-simulated", action="store_true", help="count ratings marked simulated: true")
     export.add_argument(
+        "--best-vs-worst",
+        action="store_true",
+        help="dpo: one pair per prompt, the answer with the most net wins over all its rated pairs against the one "
+        "with the fewest (best-of-N through ratings; give every rated pair with --variants)",
+    )
+    export.add_argument(
         "--variants",
         action="append",
         metavar="A,B",
         default=None,
         help="the rated pair of variants (default base,tuned); repeat it for a candidates round's pairs, e.g. "
-        "--variants sample1,sample2 --variants sample3,sample4",
+        "--variants sample1,sample2 --variants sample3,sample4; three or more names mean every pair of them",
     )
 
     commands.add_parser("fold", parents=[common], help="fold the rating journal into HumanEvaluations.json")
@@ -100,9 +106,11 @@ def _summary(args: argparse.Namespace, store: Store) -> None:
 
 
 def _export(args: argparse.Namespace, store: Store) -> None:
-    pairs = [parse_variants(value, "--variants") for value in args.variants or [None]]
+    pairs = [pair for value in args.variants or [None] for pair in variant_pairs(value, "--variants")]
     if args.pairs is not None and args.variants:
         raise HumanEvalError("--variants names an evaluation's variants; a --pairs file names its own answers")
+    if args.best_vs_worst and args.loss != "dpo":
+        raise HumanEvalError("--best-vs-worst makes DPO pairs; KTO labels single answers (use --loss dpo)")
     service, *others = (
         RatingService(
             store, experiment_id=args.experiment, evaluation_id=args.evaluation, pairs_path=args.pairs, variants=pair
@@ -113,7 +121,10 @@ def _export(args: argparse.Namespace, store: Store) -> None:
         raise HumanEvalError(f"no completed experiment with an evaluation in {store.logs_dir}")
     try:
         filters = PreferenceFilters(
-            drop_flagged=not args.keep_flagged, include_simulated=args.include_simulated, min_raters=args.min_raters
+            drop_flagged=not args.keep_flagged,
+            include_simulated=args.include_simulated,
+            min_raters=args.min_raters,
+            best_vs_worst=args.best_vs_worst,
         )
     except ValueError as error:
         raise HumanEvalError(str(error)) from None

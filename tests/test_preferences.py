@@ -120,3 +120,54 @@ def test_export_writes_kto_rows_and_prints_what_each_filter_removed(tmp_path: Pa
     bad = ["export", "--logs-dir", str(store.logs_dir), "--output", str(tmp_path / "x.jsonl"), "--min-raters", "0"]
     assert main(bad) == 2
     assert "min_raters must be 1 or more" in capsys.readouterr().err and not (tmp_path / "x.jsonl").exists()
+
+
+def _sample_items(prompt: str, texts: dict[str, str]) -> dict[str, Item]:
+    """Every pair of a prompt's sampled answers as one item (a candidates round rated in all its pairs)."""
+    names = sorted(texts)
+    pairs = [(a, b) for k, a in enumerate(names) for b in names[k + 1 :]]
+    return {
+        f"{prompt}:{a},{b}": Item(f"{prompt}:{a},{b}", prompt, {a: texts[a], b: texts[b]}, "run", example_id=prompt)
+        for a, b in pairs
+    }
+
+
+def _pair_vote(rater: str, item: Item, preferred: str | None) -> dict:
+    first, second = item.variants
+    outcome = {first: "A", second: "B", None: "tie"}[preferred]
+    return {
+        **vote(rater, item.item_id, None),
+        "shown": [first, second],
+        "preference": outcome,
+        "preferred_variant": preferred,
+    }
+
+
+def test_best_vs_worst_makes_one_pair_per_prompt_from_net_wins_over_all_its_rated_pairs():
+    """p1: s1 beats s2 and s3, s2 beats s3 (net +2, 0, -2) -> one row, s1 over s3 (per item there would be
+    three); p2: a split pair and a tie -> no clear best; p3: a single rated pair -> its majority."""
+    items = {
+        **_sample_items("p1", {"s1": "পাশে আছি ১", "s2": "মাঝারি ১", "s3": "খারাপ ১"}),
+        **_sample_items("p2", {"s1": "এক", "s2": "দুই", "s3": "তিন"}),
+        **_sample_items("p3", {"s1": "ভালো ৩", "s2": "মন্দ ৩"}),
+    }
+    by = {item_id: item for item_id, item in items.items()}
+    records = [
+        _pair_vote("asha", by["p1:s1,s2"], "s1"),
+        _pair_vote("bina", by["p1:s1,s3"], "s1"),
+        _pair_vote("chaya", by["p1:s2,s3"], "s2"),
+        _pair_vote("asha", by["p2:s1,s2"], "s1"),
+        _pair_vote("bina", by["p2:s1,s2"], "s2"),  # split
+        _pair_vote("asha", by["p2:s1,s3"], None),  # a tie
+        _pair_vote("asha", by["p3:s1,s2"], "s1"),
+    ]
+    data = dpo_rows(items, records, PreferenceFilters(best_vs_worst=True))
+    pairs = {(row["chosen"][0]["content"], row["rejected"][0]["content"]) for row in data.rows}
+    assert pairs == {("পাশে আছি ১", "খারাপ ১"), ("ভালো ৩", "মন্দ ৩")}
+    assert data.removed["no_clear_best"] == 1 and data.removed["no_preference"] == 1 and data.kept_ratings == 6
+    assert [m["content"] for m in data.rows[0]["prompt"]][1] in {"p1", "p3"}
+    # the same votes item by item: p1's three majorities and p3's, p2's split item removed
+    assert len(dpo_rows(items, records).rows) == 4
+    assert len(dpo_rows(items, records, PreferenceFilters(best_vs_worst=True, min_raters=2)).rows) == 1
+    with pytest.raises(ValueError, match="best-vs-worst makes DPO pairs"):
+        preference_data("kto", items, records, PreferenceFilters(best_vs_worst=True))

@@ -390,13 +390,16 @@ def candidates_note(result: dict[str, Any], experiment_id: str) -> str:
     """What a candidates round logged, and the commands that rate and export it."""
     names, evaluation = result["variants"], result["evaluation_id"]
     pairs = [f"{names[k]},{names[k + 1]}" for k in range(0, len(names) - 1, 2)]
-    at = f"--experiment {experiment_id} --evaluation {evaluation}"
+    at, every = f"--experiment {experiment_id} --evaluation {evaluation}", ",".join(names)
     lines = [
         f"\n{result['n_examples']} prompts of the {result['split']} split, {len(names)} sampled answers each "
         f"(temperature {result['decoding']['temperature']}, top_p {result['decoding']['top_p']}), logged as "
         f"evaluation {evaluation}, variants {', '.join(names)}. Rate them in pairs, e.g.:",
         *(f"  python -m bempathy.rating.simulated {at} --variants {pair}" for pair in pairs),
-        f"  python -m bempathy.human_eval export {at} {' '.join('--variants ' + p for p in pairs)} --output FILE\n",
+        f"  python -m bempathy.human_eval export {at} {' '.join('--variants ' + p for p in pairs)} --output FILE",
+        "or every pair, then one pair per prompt, its best answer against its worst (best-of-N through ratings):",
+        f"  python -m bempathy.rating.simulated {at} --variants {every}",
+        f"  python -m bempathy.human_eval export {at} --variants {every} --best-vs-worst --output FILE\n",
     ]
     return "\n".join(lines)
 

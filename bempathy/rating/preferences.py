@@ -33,6 +33,7 @@ class PreferenceFilters:
     min_raters: int = 1  # an item needs at least this many kept A/B votes (the agreement filter)
     desirable_at: int = 4  # KTO: every criterion's median at or above this -> desirable
     undesirable_at: int = 2  # KTO: every criterion's median at or below this -> undesirable
+    best_vs_worst: bool = False  # DPO: one pair per prompt, its best answer against its worst (best-of-N)
 
     def __post_init__(self) -> None:
         if self.min_raters < 1:
@@ -61,6 +62,7 @@ class PreferenceData:
             "too_few_raters": "items with fewer kept votes than --min-raters",
             "no_majority": "items whose votes split evenly",
             "in_between": "answers neither desirable nor undesirable",
+            "no_clear_best": "prompts whose best or worst answer is tied (best-vs-worst)",
         }
         lines = [f"{self.kept_ratings} ratings kept"]
         lines += [f"removed {self.removed[key]} {text}" for key, text in names.items() if self.removed[key]]
@@ -94,10 +96,8 @@ def _kept(
     return kept
 
 
-def dpo_rows(items: dict[str, Item], records: list[dict], filters: PreferenceFilters | None = None) -> PreferenceData:
-    """One chosen/rejected row per item whose kept A/B votes reach ``min_raters`` and have a strict majority."""
-    filters = filters or PreferenceFilters()
-    data = PreferenceData("dpo", [])
+def _votes(items: dict[str, Item], records: list[dict], filters: PreferenceFilters, data: PreferenceData) -> dict:
+    """Kept A/B votes per item id (ties and "both bad" removed and counted)."""
     votes: dict[str, Counter] = {}
     for item, record in _kept(items, records, filters, data.removed):
         if record.get("preferred_variant") not in item.answers:
@@ -105,7 +105,26 @@ def dpo_rows(items: dict[str, Item], records: list[dict], filters: PreferenceFil
             continue
         data.kept_ratings += 1
         votes.setdefault(item.item_id, Counter())[record["preferred_variant"]] += 1
-    for item_id, tally in votes.items():
+    return votes
+
+
+def _row(item: Item, chosen: str, rejected: str) -> dict:
+    """TRL's conversational DPO row: the item's prompt, the chosen and the rejected answer's text."""
+    return {
+        "prompt": _prompt(item),
+        "chosen": [{"role": "assistant", "content": chosen}],
+        "rejected": [{"role": "assistant", "content": rejected}],
+    }
+
+
+def dpo_rows(items: dict[str, Item], records: list[dict], filters: PreferenceFilters | None = None) -> PreferenceData:
+    """One chosen/rejected row per item whose kept A/B votes reach ``min_raters`` and have a strict majority
+    (with ``best_vs_worst``: one per prompt, :func:`best_vs_worst_rows`)."""
+    filters = filters or PreferenceFilters()
+    if filters.best_vs_worst:
+        return best_vs_worst_rows(items, records, filters)
+    data = PreferenceData("dpo", [])
+    for item_id, tally in _votes(items, records, filters, data).items():
         item = items[item_id]
         first, second = item.variants
         if tally[first] + tally[second] < filters.min_raters:
@@ -114,13 +133,44 @@ def dpo_rows(items: dict[str, Item], records: list[dict], filters: PreferenceFil
             data.removed["no_majority"] += 1
         else:
             chosen, rejected = (first, second) if tally[first] > tally[second] else (second, first)
-            data.rows.append(
-                {
-                    "prompt": _prompt(item),
-                    "chosen": [{"role": "assistant", "content": item.answers[chosen]}],
-                    "rejected": [{"role": "assistant", "content": item.answers[rejected]}],
-                }
-            )
+            data.rows.append(_row(item, item.answers[chosen], item.answers[rejected]))
+    return data
+
+
+def best_vs_worst_rows(
+    items: dict[str, Item], records: list[dict], filters: PreferenceFilters | None = None
+) -> PreferenceData:
+    """Best-of-N through ratings: one chosen/rejected row per prompt, its answer with the most net wins (votes
+    for it minus votes against it, over every rated pair of the prompt's answers) against the one with the fewest.
+
+    Why: when N sampled answers are rated in pairs, one pair's majority is mostly rater noise if the two rarely
+    differ; ranking each prompt's answers over all their pairs keeps the contrast the crowd agrees on. A prompt
+    needs ``min_raters`` kept votes and a unique best and worst answer (else ``no_clear_best``).
+    """
+    filters = filters or PreferenceFilters()
+    data = PreferenceData("dpo", [])
+    net: dict[tuple, Counter] = {}  # per prompt: each answer's votes for minus votes against
+    n_votes: Counter = Counter()
+    texts: dict[tuple, dict[str, str]] = {}
+    example: dict[tuple, Item] = {}
+    for item_id, tally in _votes(items, records, filters, data).items():
+        item = items[item_id]
+        prompt = (item.example_id or item.prompt, item.system_prompt)
+        first, second = item.variants
+        margin = tally[first] - tally[second]
+        net.setdefault(prompt, Counter()).update({first: margin, second: -margin})
+        n_votes[prompt] += tally[first] + tally[second]
+        texts.setdefault(prompt, {}).update(item.answers)
+        example.setdefault(prompt, item)
+    for prompt, score in net.items():
+        ranked = sorted(score.items(), key=lambda pair: pair[1])
+        if n_votes[prompt] < filters.min_raters:
+            data.removed["too_few_raters"] += 1
+        elif len(ranked) < 2 or ranked[0][1] == ranked[1][1] or ranked[-1][1] == ranked[-2][1]:
+            data.removed["no_clear_best"] += 1
+        else:
+            (worst, _), (best, _) = ranked[0], ranked[-1]
+            data.rows.append(_row(example[prompt], texts[prompt][best], texts[prompt][worst]))
     return data
 
 
@@ -158,7 +208,17 @@ def preference_data(
 ) -> PreferenceData:
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+    if loss == "kto" and filters is not None and filters.best_vs_worst:
+        raise ValueError("best-vs-worst makes DPO pairs; KTO labels single answers")
     return (dpo_rows if loss == "dpo" else kto_rows)(items, records, filters)
 
 
-__all__ = ["LOSSES", "PreferenceData", "PreferenceFilters", "dpo_rows", "kto_rows", "preference_data"]
+__all__ = [
+    "LOSSES",
+    "PreferenceData",
+    "PreferenceFilters",
+    "best_vs_worst_rows",
+    "dpo_rows",
+    "kto_rows",
+    "preference_data",
+]

@@ -87,6 +87,17 @@ def parse_variants(value: str | None, flag: str = "--rate-variants") -> tuple[st
     return names  # type: ignore[return-value]
 
 
+def variant_pairs(value: str | None, flag: str = "--variants") -> list[tuple[str, str]]:
+    """``"a,b"`` -> [(a, b)]; three or more names (``"sample1,...,sample8"``) -> every pair of them, in order:
+    a candidates round rated in all its pairs, which a best-vs-worst export ranks per prompt."""
+    names = [part.strip() for part in value.split(",")] if value else []
+    if len(names) <= 2:
+        return [parse_variants(value, flag)]
+    if not all(names) or len(set(names)) != len(names):
+        raise HumanEvalError(f"{flag} takes different variant names, e.g. sample1,sample2,sample3; got {value!r}")
+    return [(a, b) for k, a in enumerate(names) for b in names[k + 1 :]]
+
+
 def _refused(message: str) -> dict:
     return {"ok": False, "message": message, "rating_id": None}
 

@@ -39,7 +39,7 @@ from bempathy.rating.items import (
     shown_order,
     unit_hash,
 )
-from bempathy.rating.service import SLOT_UNIQUE_ON, UNIQUE_ON, parse_variants
+from bempathy.rating.service import SLOT_UNIQUE_ON, UNIQUE_ON, variant_pairs
 from bempathy.rating.stats import summarize
 from bempathy.storage.log import StoreCorruptError
 from bempathy.storage.store import Store
@@ -236,7 +236,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--experiment", required=True, help="experiment id whose latest evaluation is rated")
     parser.add_argument("--evaluation", default=None, help="evaluation id (default: the experiment's latest)")
-    parser.add_argument("--variants", default="base,tuned", help="FIRST,SECOND; win rate is SECOND over FIRST")
+    parser.add_argument(
+        "--variants",
+        default="base,tuned",
+        help="FIRST,SECOND; win rate is SECOND over FIRST. Three or more names (sample1,...,sample8): every pair of "
+        "them is rated, for a best-vs-worst export",
+    )
     parser.add_argument("--raters", type=int, default=8, help="simulated raters sim-01.. (default: 8)")
     parser.add_argument("--ratings-per-item", type=int, default=3, help="ratings each item ends with (default: 3)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the raters' taste noise and A/B order")
@@ -244,9 +249,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace, store: Store) -> None:
-    variants = parse_variants(args.variants, flag="--variants")
+    pairs = variant_pairs(args.variants, flag="--variants")
     experiment_id, evaluation_id = resolve_evaluation(store, args.experiment, args.evaluation)  # type: ignore[misc]
-    items = run_items(store, experiment_id, evaluation_id, variants)
+    items = [item for pair in pairs for item in run_items(store, experiment_id, evaluation_id, pair)]
     counts = simulate_round(
         store,
         items,
@@ -256,24 +261,29 @@ def _run(args: argparse.Namespace, store: Store) -> None:
         experiment_id=experiment_id,
         evaluation_id=evaluation_id,
     )
-    item_ids = {item.item_id for item in items}
-    records = [r for r in store.ratings.find(evaluation_id=evaluation_id) if r.get("item_id") in item_ids]
-    win = crowd_win_rate(records, *variants, experiment_id=experiment_id)
     print(f"SIMULATED ratings, not human: experiment {experiment_id}, evaluation {evaluation_id}")
+    of_pairs = f" ({len(pairs)} variant pairs)" if len(pairs) > 1 else ""
     print(
         f"wrote {counts['written']} simulated ratings ({counts['raters']} raters, seed {args.seed}); "
-        f"{counts['complete']} of {counts['items']} items have {args.ratings_per_item} ratings"
+        f"{counts['complete']} of {counts['items']} items{of_pairs} have {args.ratings_per_item} ratings"
     )
+    if len(pairs) == 1:
+        item_ids = {item.item_id for item in items}
+        records = [r for r in store.ratings.find(evaluation_id=evaluation_id) if r.get("item_id") in item_ids]
+        _print_win_rate(crowd_win_rate(records, *pairs[0], experiment_id=experiment_id), pairs[0])
+    print("these are simulated ratings: never report them as human judgements")
+
+
+def _print_win_rate(win: dict, variants: tuple[str, str]) -> None:
     if win["win"] is None:
         print(f"simulated win rate of {variants[1]} over {variants[0]}: no simulated ratings")
-    else:
-        low, high = win["intervals"]["win"]["low"], win["intervals"]["win"]["high"]
-        tally = ", ".join(f"{k} {win['counts'][k]}" for k in ("win", "tie", "loss", "both_bad"))
-        print(
-            f"simulated crowd win rate of {variants[1]} over {variants[0]}: {win['win']:.3f} "
-            f"(95% Wilson interval {low:.3f}-{high:.3f}; n={win['n']}: {tally})"
-        )
-    print("these are simulated ratings: never report them as human judgements")
+        return
+    low, high = win["intervals"]["win"]["low"], win["intervals"]["win"]["high"]
+    tally = ", ".join(f"{k} {win['counts'][k]}" for k in ("win", "tie", "loss", "both_bad"))
+    print(
+        f"simulated crowd win rate of {variants[1]} over {variants[0]}: {win['win']:.3f} "
+        f"(95% Wilson interval {low:.3f}-{high:.3f}; n={win['n']}: {tally})"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
