@@ -19,6 +19,7 @@ from tests.conftest import ROOT
 ROUNDS = ROOT / "tests" / "data" / "safety_rounds"
 FROZEN = ROUNDS / "frozen_round4.jsonl"  # the final test: never trained or tuned on
 UNSEEN = ROUNDS / "round17.jsonl"  # scored, then kept out when rounds 12-16 became training data
+NEWEST = [ROUNDS / "round18.jsonl", ROUNDS / "round19.jsonl"]  # scored at first contact on the shipped model
 SHORT = ROUNDS / "short_turns.jsonl"  # short chat turns ("ঠিক আছে", "who r u"), written apart, never trained on
 
 
@@ -45,8 +46,9 @@ SMALL = [
 
 @pytest.mark.parametrize(
     ("held_out", "alike"),
-    [(FROZEN, 0), (UNSEEN, 1), (SHORT, 0)],  # one idiom of round 17 another helper wrote word for word
-    ids=["frozen", "round17", "short_turns"],
+    # one idiom of round 17 another helper wrote word for word
+    [(FROZEN, 0), (UNSEEN, 1), (NEWEST[0], 0), (NEWEST[1], 0), (SHORT, 0)],
+    ids=["frozen", "round17", "round18", "round19", "short_turns"],
 )
 def test_the_held_out_rounds_were_never_training_data(held_out, alike):
     trained = {_key(r["text"]) for r in load_labelled(learned.TRAIN_FILE)}
@@ -132,13 +134,23 @@ def test_the_frozen_round_meets_the_recall_target_and_the_crisis_false_alarm_tar
     assert report["recall_concern_or_above"] - rules["recall_concern_or_above"] >= 0.3  # the classifier's share
 
 
-def test_the_newest_unseen_round_meets_the_recall_targets_and_the_crisis_false_alarm_target():
-    """Round 17 (bench/RESULTS.md), on the model built without it: concern+ recall 1.000, crisis recall 0.917,
+def test_the_round_kept_out_meets_the_recall_targets_and_the_crisis_false_alarm_target():
+    """Round 17 (bench/RESULTS.md), on the model built without it: concern+ recall 1.000, crisis recall 0.972,
     false alarms 0.050 at crisis (targets met) and 0.125 at concern+ (target 0.10 not met, kept from rising)."""
     report = evaluate(load_labelled(UNSEEN))
     assert report["recall_concern_or_above"] >= 0.90 and report["recall"] >= 0.90
     assert report["false_alarm_rate"] <= 0.05
     assert report["false_alarm_rate_concern_or_above"] <= 0.15
+
+
+@pytest.mark.parametrize("path", NEWEST, ids=["round18", "round19"])
+def test_the_newest_rounds_keep_their_first_contact_recall(path):
+    """Rounds 18 and 19 (bench/RESULTS.md): concern+ recall 0.982 and 1.000, crisis recall 0.972 and 1.000 (met);
+    false alarms 0.075 and 0.050 at crisis, 0.125 and 0.175 at concern+ (targets 0.05 and 0.10 not met in both)."""
+    report = evaluate(load_labelled(path))
+    assert report["recall_concern_or_above"] >= 0.95 and report["recall"] >= 0.95
+    assert report["false_alarm_rate"] <= 0.075
+    assert report["false_alarm_rate_concern_or_above"] <= 0.20
 
 
 def test_short_chat_turns_keep_their_measured_floor():
