@@ -187,7 +187,8 @@ def build(argv: list[str] | argparse.Namespace | None = None):
     chat = _generation_backend(args, plan) if args.backend == "openai" and not args.crowd else load_chat_model(plan)
     conversation = None
     if chat is not None:
-        from bempathy.serve.conversation import MAX_INPUT_CHARS, ConversationService
+        from bempathy.serve.conversation import ConversationService
+        from bempathy.serve.requests import MAX_INPUT_CHARS
 
         conversation = ConversationService(
             chat,

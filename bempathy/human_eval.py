@@ -75,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--variants",
         action="append",
-        metavar="A,B",
+        metavar="A,B[,...]",
         default=None,
         help="the rated pair of variants (default base,tuned); repeat it for a candidates round's pairs, e.g. "
         "--variants sample1,sample2 --variants sample3,sample4; three or more names mean every pair of them",

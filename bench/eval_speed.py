@@ -436,7 +436,8 @@ def measure_chat(
     ``chat_stream_tokens_per_s`` is the rate after the first token: (tokens - 1) / (last value - first value).
     """
     from bempathy.safety.policy import SafetyPolicy
-    from bempathy.serve.conversation import HOLD_BACK_CHARS, ConversationService, sampling_settings
+    from bempathy.serve.conversation import HOLD_BACK_CHARS, ConversationService
+    from bempathy.serve.requests import sampling_settings
 
     policy = SafetyPolicy()
     service = ConversationService(chat, policy)

@@ -25,10 +25,8 @@ from bempathy.serve.conversation import (
     SCREENED_USER_TURNS,
     TURN_TEMPLATE_TOKENS,
     ConversationService,
-    InputError,
-    check_seed,
-    sampling_settings,
 )
+from bempathy.serve.requests import InputError, check_seed, sampling_settings
 from bempathy.ui.edge import (
     EdgeError,
     choice_param,

@@ -13,8 +13,9 @@ import pytest
 
 from bempathy.model.chat import DecodingSettings
 from bempathy.safety.policy import SafetyPolicy
-from bempathy.serve.conversation import ConversationService, sampling_settings
+from bempathy.serve.conversation import ConversationService
 from bempathy.serve.openai_backend import BackendError, OpenAIBackend, normalise_endpoint, parse_served_names
+from bempathy.serve.requests import sampling_settings
 from tests.conftest import RunningApp
 from tests.openai_fake import FakeServer
 

@@ -10,8 +10,9 @@ import pytest
 from bempathy.model.streaming import RowStats, Snapshot
 from bempathy.runs import ModelLoadError
 from bempathy.safety.policy import SafetyPolicy
-from bempathy.serve.conversation import ConversationService, InputError, flatten_history, sampling_settings
+from bempathy.serve.conversation import ConversationService
 from bempathy.serve.plan import plan_model
+from bempathy.serve.requests import InputError, flatten_history, sampling_settings
 from bempathy.storage.store import Store
 
 

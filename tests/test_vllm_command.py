@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from bempathy.serve.__main__ import main
-from bempathy.serve.conversation import HISTORY_TOKENS_LIMIT, MAX_NEW_TOKENS_LIMIT
+from bempathy.serve.conversation import HISTORY_TOKENS_LIMIT
+from bempathy.serve.requests import MAX_NEW_TOKENS_LIMIT
 
 
 def _lora_only(adapter: Path, out: Path, r: int = 4) -> Path:

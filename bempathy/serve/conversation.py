@@ -11,7 +11,7 @@ opted in); otherwise only the safety policy's counters (numbers, no text) change
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,12 +19,19 @@ from bempathy.model.chat import BASE, ChatModel, DecodingSettings
 from bempathy.prompts import SYSTEM_PROMPT
 from bempathy.safety.policy import Reply, SafetyPolicy, Screen
 from bempathy.serve.errors import GenerationFailed
+from bempathy.serve.requests import (
+    MAX_INPUT_CHARS,
+    MAX_SYSTEM_PROMPT_CHARS,
+    InputError,
+    check_seed,
+    clean,
+    cleaned_within,
+    refuse,
+    role_and_text,
+    system_too_long,
+)
 from bempathy.storage.store import Store
-from bempathy.text import UnsafeTextError, hygienic_text
 
-MAX_INPUT_CHARS = 2000
-MAX_NEW_TOKENS_LIMIT = 1024
-MAX_SYSTEM_PROMPT_CHARS = 4000
 MAX_COMPARE_VARIANTS = 4  # columns of one comparison: base, SFT, preference and one more
 SCREENED_USER_TURNS = 20  # earlier user turns the safety screen reads (a crisis keeps its help visible)
 # Bounded work per request: one client must not hold the one model queue with a huge "history". The newest turns
@@ -38,21 +45,6 @@ TURN_TEMPLATE_TOKENS = 5  # what the chat template adds around each turn (Llama 
 # any of it is on screen (the final reply is checked whole).
 HOLD_BACK_CHARS = 80
 CHAT_KIND = "chat"
-# The app samples (greedy decoding of a small model loops); evaluation stays greedy (DecodingSettings' default).
-CHAT_TEMPERATURE, CHAT_TOP_P, CHAT_MAX_NEW_TOKENS = 0.7, 0.9, 256
-# Accepted ranges, inclusive (the app's sliders use them too).
-TEMPERATURE_RANGE = (0.0, 2.0)
-TOP_P_RANGE = (0.01, 1.0)
-MAX_NEW_TOKENS_RANGE = (1, MAX_NEW_TOKENS_LIMIT)
-SEED_LIMIT = 2**32  # seeds are 0 <= seed < SEED_LIMIT (what every RNG we may hand them to accepts)
-
-
-class InputError(ValueError):
-    """A request the service refuses before any model work; the message is one line, Bengali first, then English."""
-
-
-def _refuse(bn: str, en: str) -> InputError:
-    return InputError(f"{bn} / {en}")
 
 
 def failure_note(error: str) -> str:
@@ -62,104 +54,6 @@ def failure_note(error: str) -> str:
 
 def _held_back(partial: str) -> str:
     return partial[:-HOLD_BACK_CHARS] if len(partial) > HOLD_BACK_CHARS else ""
-
-
-def _clean(text: str) -> str:
-    """:func:`bempathy.text.hygienic_text`, its refusal as an :class:`InputError`: text reaching the model or the
-    logs is the same text, whichever path it came by."""
-    try:
-        return hygienic_text(text)
-    except UnsafeTextError as error:
-        raise InputError(str(error)) from None
-
-
-def _cleaned_within(text: str, limit: int, too_long: Callable[[int], InputError]) -> str:
-    """``text`` stripped and cleaned, refused over ``limit`` characters: checked before cleaning (a huge text costs
-    no work) and after (NFC can lengthen a text)."""
-    raw = text.strip()
-    if len(raw) > limit:
-        raise too_long(len(raw))
-    cleaned = _clean(raw).strip()
-    if len(cleaned) > limit:
-        raise too_long(len(cleaned))
-    return cleaned
-
-
-def _system_too_long(n: int) -> InputError:
-    limit = MAX_SYSTEM_PROMPT_CHARS
-    return _refuse(
-        f"সিস্টেম প্রম্পট খুব দীর্ঘ ({n} অক্ষর; সর্বোচ্চ {limit})।",
-        f"the system prompt is too long: {n} characters, the limit is {limit}.",
-    )
-
-
-def _check_range(value: float, name: str, bounds: tuple[float, float]) -> None:
-    """Refuse ``value`` outside ``bounds`` (NaN included); its type is the caller's (the app's edge checks it)."""
-    lo, hi = bounds
-    if not lo <= value <= hi:
-        raise _refuse(
-            f"{name} {lo} থেকে {hi}-এর মধ্যে হতে হবে, পাওয়া গেছে {value!r}।",
-            f"{name} must be between {lo} and {hi}, got {value!r}.",
-        )
-
-
-def check_seed(seed: int | None) -> int | None:
-    """None (random) or 0 <= seed < SEED_LIMIT: torch would overflow on a huge one, inside the model thread."""
-    if seed is not None:
-        _check_range(seed, "seed", (0, SEED_LIMIT - 1))
-    return seed
-
-
-def sampling_settings(
-    temperature: float = CHAT_TEMPERATURE, top_p: float = CHAT_TOP_P, max_new_tokens: int = CHAT_MAX_NEW_TOKENS
-) -> DecodingSettings:
-    """Decoding from the app's controls: temperature 0 means greedy; out-of-range values are refused."""
-    _check_range(temperature, "temperature", TEMPERATURE_RANGE)
-    _check_range(top_p, "top_p", TOP_P_RANGE)
-    _check_range(max_new_tokens, "max_new_tokens", MAX_NEW_TOKENS_RANGE)
-    return DecodingSettings(
-        max_new_tokens=int(max_new_tokens),
-        do_sample=float(temperature) > 0,
-        temperature=float(temperature) or 1.0,
-        top_p=float(top_p),
-    )
-
-
-def _block_text(block: Any) -> str:
-    if isinstance(block, str):
-        return block
-    if isinstance(block, dict):
-        text = block.get("text", block.get("content"))
-        return text if isinstance(text, str) else ""
-    return ""
-
-
-def flatten_content(content: Any) -> str:
-    """Gradio 6 sends message content as a list of blocks; the chat template needs a plain string.
-
-    One level of blocks only (strings or ``{"text": ...}``; files and other blocks count as no text): nothing a
-    client sends is walked recursively.
-    """
-    if isinstance(content, list | tuple):
-        return "\n".join(text for text in map(_block_text, content) if text)
-    return _block_text(content)
-
-
-def _role_and_text(message: Any) -> tuple[Any, str]:
-    if isinstance(message, dict):
-        return message.get("role"), flatten_content(message.get("content"))
-    return getattr(message, "role", None), flatten_content(getattr(message, "content", None))
-
-
-def flatten_history(history: Sequence[Any] | None) -> list[dict[str, str]]:
-    """Chatbot history (messages format, content blocks or strings) as ``[{"role", "content"}]`` text turns."""
-    turns = []
-    for message in history or []:
-        role, raw = _role_and_text(message)
-        text = _clean(raw).strip() if role in ("user", "assistant") else ""
-        if text:
-            turns.append({"role": role, "content": text})
-    return turns
 
 
 @dataclass
@@ -219,23 +113,23 @@ class ConversationService:
     # -- checks
     def _too_long(self, n: int) -> InputError:
         limit = self.max_input_chars
-        return _refuse(
+        return refuse(
             f"বার্তাটি খুব দীর্ঘ ({n} অক্ষর; সর্বোচ্চ {limit})।",
             f"The message is too long: {n} characters, the limit is {limit}.",
         )
 
     def check_message(self, message: str) -> str:
         """The message as the model and the logs get it (:func:`hygienic_text`, stripped), or InputError."""
-        text = _cleaned_within(message or "", self.max_input_chars, self._too_long)
+        text = cleaned_within(message or "", self.max_input_chars, self._too_long)
         if not text:
-            raise _refuse("বার্তাটি খালি।", "The message is empty: please type something.")
+            raise refuse("বার্তাটি খালি।", "The message is empty: please type something.")
         return text
 
     def check_variant(self, variant: str | None, default: str) -> str:
         variant = variant or default
         if variant not in self.chat.variants:
             loaded = ", ".join(self.chat.variants)
-            raise _refuse(
+            raise refuse(
                 f"অজানা মডেল {variant!r}; লোড করা আছে: {loaded}।", f"unknown variant {variant!r}; loaded: {loaded}."
             )
         return variant
@@ -292,14 +186,14 @@ class ConversationService:
             screening = len(earlier) < SCREENED_USER_TURNS
             if not (filling or screening):
                 break
-            role, raw = _role_and_text(message)
+            role, raw = role_and_text(message)
             if role not in ("user", "assistant"):
                 continue
             if filling and (len(kept) >= HISTORY_TURNS_LIMIT or len(raw) > chars):
                 filling = False  # checked before cleaning: no work on a turn that cannot be kept
             if not (filling or role == "user"):
                 continue
-            text = _clean(raw if filling else raw[: self.max_input_chars]).strip()
+            text = clean(raw if filling else raw[: self.max_input_chars]).strip()
             if not text:
                 continue
             if role == "user" and screening:
@@ -318,7 +212,7 @@ class ConversationService:
 
     def _conversation(self, system_prompt: str | None, turns: list[dict[str, str]], text: str) -> list[dict]:
         """System prompt, the kept history turns (:meth:`recent_history`), then the new message."""
-        system = _cleaned_within(system_prompt or "", MAX_SYSTEM_PROMPT_CHARS, _system_too_long) or self.system_prompt
+        system = cleaned_within(system_prompt or "", MAX_SYSTEM_PROMPT_CHARS, system_too_long) or self.system_prompt
         return [{"role": "system", "content": system}, *turns, {"role": "user", "content": text}]
 
     def _stream_reply(self, screen: Screen, conversation, variant, settings, seed) -> Iterator[str]:
@@ -369,7 +263,7 @@ class ConversationService:
         text = self.check_message(prompt)
         variants = [self.check_variant(v, BASE) for v in (variants or self.compare_order())]
         if len(variants) > MAX_COMPARE_VARIANTS:
-            raise _refuse(
+            raise refuse(
                 f"একসঙ্গে সর্বোচ্চ {MAX_COMPARE_VARIANTS}টি মডেল তুলনা করা যায়।",
                 f"At most {MAX_COMPARE_VARIANTS} variants can be compared at once, got {len(variants)}.",
             )
@@ -446,4 +340,4 @@ class ConversationService:
         )
 
 
-__all__ = ["ColumnState", "ConversationService", "InputError", "check_seed", "flatten_history", "sampling_settings"]
+__all__ = ["ColumnState", "ConversationService", "failure_note"]

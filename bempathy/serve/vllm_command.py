@@ -26,8 +26,9 @@ from pathlib import Path
 
 from bempathy.model.chat import BASE
 from bempathy.runs import RunFolder
-from bempathy.serve.conversation import HISTORY_TOKENS_LIMIT, MAX_NEW_TOKENS_LIMIT
+from bempathy.serve.conversation import HISTORY_TOKENS_LIMIT
 from bempathy.serve.plan import ModelPlan, plan_from_adapters, plan_from_run
+from bempathy.serve.requests import MAX_NEW_TOKENS_LIMIT
 
 LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # what vLLM's --max-lora-rank accepts
 LENGTH_STEP = 256

@@ -13,16 +13,15 @@ from typing import Any
 import gradio as gr
 
 from bempathy.model.chat import DecodingSettings
-from bempathy.serve.conversation import (
+from bempathy.serve.conversation import HISTORY_ENTRIES_LIMIT, ConversationService
+from bempathy.serve.requests import (
     CHAT_MAX_NEW_TOKENS,
     CHAT_TEMPERATURE,
     CHAT_TOP_P,
-    HISTORY_ENTRIES_LIMIT,
     MAX_NEW_TOKENS_LIMIT,
     MAX_SYSTEM_PROMPT_CHARS,
     TEMPERATURE_RANGE,
     TOP_P_RANGE,
-    ConversationService,
     InputError,
     flatten_content,
     sampling_settings,

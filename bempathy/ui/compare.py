@@ -15,15 +15,14 @@ from typing import Any
 import gradio as gr
 
 from bempathy.model.chat import DecodingSettings
-from bempathy.serve.conversation import (
+from bempathy.serve.conversation import ColumnState, ConversationService
+from bempathy.serve.requests import (
     CHAT_MAX_NEW_TOKENS,
     CHAT_TEMPERATURE,
     CHAT_TOP_P,
     MAX_NEW_TOKENS_LIMIT,
     TEMPERATURE_RANGE,
     TOP_P_RANGE,
-    ColumnState,
-    ConversationService,
 )
 from bempathy.ui.chat import EXAMPLES, REFUSED, crisis_banner, decoding_params, system_prompt_param, variant_param
 from bempathy.ui.context import AppContext
