@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -117,18 +118,23 @@ def test_a_candidates_round_logs_sampled_answers_that_the_crowd_rates_and_export
     assert human_eval.main([*export, "--variants", "sample1", "--output", str(tmp_path / "bad.jsonl")]) == 2
     assert not (tmp_path / "bad.jsonl").exists()
 
-    # Best-of-N through ratings: every pair of the four rated (two more raters each), then one row per prompt.
+    # Best-of-N through ratings: every pair of the four rated (the two pairs above are full), one row per prompt.
     every = ",".join(names)
     assert f"--variants {every} --best-vs-worst" in printed
     assert simulated.main([*rate, "--variants", every, "--ratings-per-item", "3"]) == 0
-    assert "6 variant pairs" in capsys.readouterr().out
+    rated = capsys.readouterr().out  # the two pairs above are full: 4 new pairs x 3 prompts x 3 ratings
+    assert "wrote 36 simulated ratings" in rated and "18 of 18 items (6 variant pairs) have 3 ratings" in rated
     best = ["export", "--logs-dir", str(logs), "--experiment", experiment_id, "--evaluation", evaluation]
     best += ["--include-simulated", "--variants", every, "--best-vs-worst", "--output", str(tmp_path / "best.jsonl")]
     assert human_eval.main(best) == 0
+    printed = capsys.readouterr().out
     rows = [json.loads(line) for line in (tmp_path / "best.jsonl").read_text(encoding="utf-8").splitlines()]
     prompts = [row["prompt"][1]["content"] for row in rows]
-    assert 0 < len(rows) <= 3 and len(set(prompts)) == len(prompts)  # at most one pair per prompt
+    dropped = re.search(r"removed (\d+) prompts whose best or worst answer is tied", printed)
+    assert rows and len(rows) + (int(dropped.group(1)) if dropped else 0) == 3  # every prompt: a row or a tie
+    assert len(set(prompts)) == len(prompts)  # at most one pair per prompt
     assert all(r["chosen"][0]["content"] in texts and r["rejected"][0]["content"] in texts for r in rows)
+    assert all(r["chosen"] != r["rejected"] for r in rows)
     kto = [*best[:-1], str(tmp_path / "kto.jsonl"), "--loss", "kto"]
     assert human_eval.main(kto) == 2 and not (tmp_path / "kto.jsonl").exists()
     assert "--best-vs-worst makes DPO pairs" in capsys.readouterr().err

@@ -168,6 +168,34 @@ def test_best_vs_worst_makes_one_pair_per_prompt_from_net_wins_over_all_its_rate
     assert [m["content"] for m in data.rows[0]["prompt"]][1] in {"p1", "p3"}
     # the same votes item by item: p1's three majorities and p3's, p2's split item removed
     assert len(dpo_rows(items, records).rows) == 4
-    assert len(dpo_rows(items, records, PreferenceFilters(best_vs_worst=True, min_raters=2)).rows) == 1
+    # the agreement filter is per item, as item by item: one vote per pair is not two raters agreeing
+    strict = dpo_rows(items, records, PreferenceFilters(best_vs_worst=True, min_raters=2))
+    assert strict.rows == [] and strict.removed["too_few_raters"] == 4 and strict.removed["no_clear_best"] == 1
+
+
+def test_best_vs_worst_tells_answers_apart_by_text_and_prompts_by_id_or_text():
+    """Two samples that came out the same are one answer (their pair is no evidence); prompts without an example
+    id are grouped by their text and system prompt, so equal texts under other system prompts stay apart."""
+    same = _sample_items("p", {"s1": "একই", "s2": "একই", "s3": "ভিন্ন"})
+    no_id = {
+        key: Item(key, "একই প্রশ্ন", item.answers, "pairs", system_prompt=system)
+        for system in ("সিস্টেম ক", "সিস্টেম খ")
+        for key, item in [(f"{system}:{k}", v) for k, v in _sample_items("x", {"a": "ভালো", "b": "মন্দ"}).items()]
+    }
+    items = {**same, **no_id}
+    records = [
+        _pair_vote("asha", same["p:s1,s2"], "s1"),  # the same text on both sides
+        _pair_vote("asha", same["p:s1,s3"], "s1"),
+        _pair_vote("bina", same["p:s2,s3"], "s2"),
+        *[_pair_vote("asha", item, "a") for item in no_id.values()],
+    ]
+    data = dpo_rows(items, records, PreferenceFilters(best_vs_worst=True))
+    pairs = sorted(
+        (r["prompt"][0]["content"], r["chosen"][0]["content"], r["rejected"][0]["content"]) for r in data.rows
+    )
+    assert sorted((c, r) for _, c, r in pairs) == sorted([("ভালো", "মন্দ"), ("ভালো", "মন্দ"), ("একই", "ভিন্ন")])
+    assert {system for system, _, _ in pairs} >= {"সিস্টেম ক", "সিস্টেম খ"}
+    assert data.removed["same_answer"] == 1
+    assert all(r["chosen"] != r["rejected"] for r in data.rows)
     with pytest.raises(ValueError, match="best-vs-worst makes DPO pairs"):
         preference_data("kto", items, records, PreferenceFilters(best_vs_worst=True))

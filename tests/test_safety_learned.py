@@ -135,8 +135,9 @@ def test_the_frozen_round_meets_the_recall_target_and_the_crisis_false_alarm_tar
 
 
 def test_the_round_kept_out_meets_the_recall_targets_and_the_crisis_false_alarm_target():
-    """Round 17 (bench/RESULTS.md), on the model built without it: concern+ recall 1.000, crisis recall 0.972,
-    false alarms 0.050 at crisis (targets met) and 0.125 at concern+ (target 0.10 not met, kept from rising)."""
+    """Round 17 (bench/RESULTS.md), never trained on but used with the short turns to choose M7's recipe: concern+
+    recall 1.000, crisis recall 0.972, false alarms 0.050 at crisis (targets met) and 0.125 at concern+ (target 0.10
+    not met, kept from rising)."""
     report = evaluate(load_labelled(UNSEEN))
     assert report["recall_concern_or_above"] >= 0.90 and report["recall"] >= 0.90
     assert report["false_alarm_rate"] <= 0.05
@@ -144,9 +145,10 @@ def test_the_round_kept_out_meets_the_recall_targets_and_the_crisis_false_alarm_
 
 
 @pytest.mark.parametrize("path", NEWEST, ids=["round18", "round19"])
-def test_the_newest_rounds_keep_their_first_contact_recall(path):
-    """Rounds 18 and 19 (bench/RESULTS.md): concern+ recall 0.982 and 1.000, crisis recall 0.972 and 1.000 (met);
-    false alarms 0.075 and 0.050 at crisis, 0.125 and 0.175 at concern+ (targets 0.05 and 0.10 not met in both)."""
+def test_the_newest_rounds_keep_their_recall(path):
+    """Rounds 18 and 19 (bench/RESULTS.md), scored at first contact on M7a, then once on M7: concern+ recall 0.982
+    and 1.000, crisis recall 0.972 and 1.000 (met); false alarms 0.075 and 0.050 at crisis, 0.125 and 0.175 at
+    concern+ (the targets 0.05 and 0.10 are not met in both)."""
     report = evaluate(load_labelled(path))
     assert report["recall_concern_or_above"] >= 0.95 and report["recall"] >= 0.95
     assert report["false_alarm_rate"] <= 0.075

@@ -6,6 +6,9 @@ flag (failed gold, constant scores, too fast: :mod:`bempathy.rating.stats`) are 
 an item then needs at least ``min_raters`` A/B votes and a strict majority. Every filter's count is kept, so the
 export can say what it removed instead of silently shrinking the data.
 
+With ``best_vs_worst`` (best-of-N through ratings) the DPO rows are one per prompt instead: the answer that won
+most of its rated pairs against the one that lost most, over every pair of the prompt's answers that was rated.
+
 DPO rows: TRL's conversational preference format, ``{"prompt": [system, user], "chosen": [assistant],
 "rejected": [assistant]}``. KTO rows: ``{"prompt": [system, user], "completion": [assistant], "label": bool}``,
 one per answer whose per-criterion median score over the kept raters is at least ``desirable_at`` on every
@@ -62,6 +65,7 @@ class PreferenceData:
             "too_few_raters": "items with fewer kept votes than --min-raters",
             "no_majority": "items whose votes split evenly",
             "in_between": "answers neither desirable nor undesirable",
+            "same_answer": "items whose two answers are the same text (best-vs-worst)",
             "no_clear_best": "prompts whose best or worst answer is tied (best-vs-worst)",
         }
         lines = [f"{self.kept_ratings} ratings kept"]
@@ -144,33 +148,37 @@ def best_vs_worst_rows(
     for it minus votes against it, over every rated pair of the prompt's answers) against the one with the fewest.
 
     Why: when N sampled answers are rated in pairs, one pair's majority is mostly rater noise if the two rarely
-    differ; ranking each prompt's answers over all their pairs keeps the contrast the crowd agrees on. A prompt
-    needs ``min_raters`` kept votes and a unique best and worst answer (else ``no_clear_best``).
+    differ; ranking each prompt's answers over all their pairs keeps the contrast the crowd agrees on. Answers are
+    told apart by their text (two samples that came out the same are one answer); an item needs ``min_raters``
+    kept votes to count, as in :func:`dpo_rows`, and a prompt a unique best and worst answer (else ``no_clear_best``).
     """
     filters = filters or PreferenceFilters()
     data = PreferenceData("dpo", [])
-    net: dict[tuple, Counter] = {}  # per prompt: each answer's votes for minus votes against
-    n_votes: Counter = Counter()
-    texts: dict[tuple, dict[str, str]] = {}
+    net: dict[tuple, Counter] = {}  # per prompt: each answer text's votes for minus votes against
     example: dict[tuple, Item] = {}
     for item_id, tally in _votes(items, records, filters, data).items():
         item = items[item_id]
-        prompt = (item.example_id or item.prompt, item.system_prompt)
         first, second = item.variants
+        if item.answers[first] == item.answers[second]:
+            data.removed["same_answer"] += 1
+            continue
+        if tally[first] + tally[second] < filters.min_raters:
+            data.removed["too_few_raters"] += 1
+            continue
+        prompt = (
+            ("id", str(item.example_id)) if item.example_id is not None else ("text", item.prompt),
+            item.system_prompt,
+        )
         margin = tally[first] - tally[second]
-        net.setdefault(prompt, Counter()).update({first: margin, second: -margin})
-        n_votes[prompt] += tally[first] + tally[second]
-        texts.setdefault(prompt, {}).update(item.answers)
+        net.setdefault(prompt, Counter()).update({item.answers[first]: margin, item.answers[second]: -margin})
         example.setdefault(prompt, item)
     for prompt, score in net.items():
         ranked = sorted(score.items(), key=lambda pair: pair[1])
-        if n_votes[prompt] < filters.min_raters:
-            data.removed["too_few_raters"] += 1
-        elif len(ranked) < 2 or ranked[0][1] == ranked[1][1] or ranked[-1][1] == ranked[-2][1]:
+        if len(ranked) < 2 or ranked[0][1] == ranked[1][1] or ranked[-1][1] == ranked[-2][1]:
             data.removed["no_clear_best"] += 1
         else:
             (worst, _), (best, _) = ranked[0], ranked[-1]
-            data.rows.append(_row(example[prompt], texts[prompt][best], texts[prompt][worst]))
+            data.rows.append(_row(example[prompt], best, worst))
     return data
 
 

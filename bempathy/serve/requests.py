@@ -129,3 +129,23 @@ def flatten_history(history: Sequence[Any] | None) -> list[dict[str, str]]:
         if text:
             turns.append({"role": role, "content": text})
     return turns
+
+
+__all__ = [
+    "CHAT_MAX_NEW_TOKENS",
+    "CHAT_TEMPERATURE",
+    "CHAT_TOP_P",
+    "MAX_INPUT_CHARS",
+    "MAX_NEW_TOKENS_LIMIT",
+    "MAX_SYSTEM_PROMPT_CHARS",
+    "InputError",
+    "check_seed",
+    "clean",
+    "cleaned_within",
+    "flatten_content",
+    "flatten_history",
+    "refuse",
+    "role_and_text",
+    "sampling_settings",
+    "system_too_long",
+]
