@@ -7,6 +7,10 @@ import hashlib
 import json
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import fields
 from pathlib import Path
 
@@ -21,6 +25,7 @@ from tests.conftest import SAMPLE_DIR, TINY_PRESET, make_random_adapter
 
 # The random-weight tiny model, short single-turn examples and a few steps: these tests check plumbing, not learning.
 FAST = ["--model_name_or_path", "tiny", "--dialogue_turns", "single_turn", "--per_device_train_batch_size", "2"]
+ROOT = Path(__file__).resolve().parents[1]
 NOT_IN_CORPUS = "এই প্রশ্নটা কোনো প্রস্তুত ডেটায় নেই।"
 
 
@@ -427,3 +432,42 @@ def test_resume_after_a_crash_continues_the_checkpoint_and_ends_where_an_unbroke
     for key in reference:
         assert resumed[key].allclose(reference[key], atol=1e-5), key
     assert any(not reference[key].allclose(sft[key]) for key in sft)  # it trained: not the SFT adapter
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_continues_the_newest_checkpoint(sft_run, tmp_path):
+    """As SFT does: a preference run killed with SIGKILL (no handler runs) after checkpoint-4 is resumed by the same
+    command with --resume true under the same experiment record, and ends with every step's loss logged once."""
+    run, logs = sft_run
+    rows = write_dpo_rows(run, tmp_path / "dpo.jsonl", n=6)
+    out = tmp_path / "killed"
+    steps = ("--preference_max_steps", "60", "--logging_steps", "1", "--preference_save_steps", "2")
+    steps += ("--preference_held_out", "0", "--per_device_train_batch_size", "1", "--preference_eval_steps", "0")
+    command = [sys.executable, "train.py", *preference_args(run, rows, "dpo", logs, out), *steps]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 600
+        while not (out / "checkpoint-4" / "trainer_state.json").exists():
+            assert process.poll() is None, f"the run ended before checkpoint-4: {process.stderr.read()[-2000:]}"
+            assert time.monotonic() < deadline, "timed out waiting for checkpoint-4"
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert process.returncode == -signal.SIGKILL and not RunFolder(out).has_adapter()
+    experiment_id = json.loads((out / "resume.json").read_text())["experiment_id"]
+    killed = Store(logs).experiments.get(experiment_id)
+    assert killed["status"] == "running"  # SIGKILL cannot be caught: the record says so until the resume
+
+    done = subprocess.run([*command, "--resume", "true"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    resumed_at = re.search(r"bempathy: resuming from \S*checkpoint-(\d+) \(step (\d+)\)", done.stdout)
+    assert resumed_at and int(resumed_at.group(1)) >= 4  # continued a checkpoint, did not start again
+    record = Store(logs).experiments.get(experiment_id)
+    assert RunFolder(out).experiment_id() == experiment_id and RunFolder(out).has_adapter()
+    assert record["status"] == "completed" and "resumed_at" in record and record["global_step"] == 60
+    assert [e["step"] for e in record["loss_history"] if "loss" in e] == list(range(1, 61))
+    losses = [e["loss"] for e in record["loss_history"] if "loss" in e]
+    assert record["train_loss"] == pytest.approx(sum(losses) / len(losses))
+    resumed, sft = _saved_adapter(RunFolder(out).adapter_dir), _saved_adapter(RunFolder(run).adapter_dir)
+    assert any(not resumed[key].allclose(sft[key]) for key in sft)  # it trained on: not the SFT adapter
