@@ -69,6 +69,15 @@ class Generation:
     new_tokens: int
 
 
+def rows_of(variant: str | Sequence[str], conversations: Sequence[Any]) -> list[str]:
+    """One variant name per conversation: ``variant`` for all of them, or the given list (checked to fit). Both
+    generation backends take either form, so they share this."""
+    per_row = [variant] * len(conversations) if isinstance(variant, str) else list(variant)
+    if len(per_row) != len(conversations):
+        raise ValueError("one variant per conversation")
+    return per_row
+
+
 class ChatModel:
     """A causal LM with zero or more LoRA adapters on the same base weights.
 
@@ -230,9 +239,7 @@ class ChatModel:
         import torch
 
         settings = settings or DecodingSettings()
-        per_row = [variant] * len(conversations) if isinstance(variant, str) else list(variant)
-        if len(per_row) != len(conversations):
-            raise ValueError("one variant per conversation")
+        per_row = rows_of(variant, conversations)
         self._check_all(per_row)
 
         stop = threading.Event()  # set when the caller stops waiting (Ctrl-C): the model thread stops too

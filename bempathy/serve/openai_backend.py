@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from bempathy.model.chat import BASE, DecodingSettings, Generation
+from bempathy.model.chat import BASE, DecodingSettings, Generation, rows_of
 from bempathy.model.streaming import RowStats, Snapshot
 from bempathy.serve.errors import GenerationFailed
 
@@ -303,9 +303,7 @@ class OpenAIBackend:
         seed: int | None = None,
     ) -> list[Generation]:
         """Answer each conversation, ``batch_size`` requests in flight at once; answers in input order."""
-        per_row = [variant] * len(conversations) if isinstance(variant, str) else list(variant)
-        if len(per_row) != len(conversations):
-            raise ValueError("one variant per conversation")
+        per_row = rows_of(variant, conversations)
         self._check(per_row)
 
         def one(row: int) -> Generation:
