@@ -236,3 +236,43 @@ def test_crowd_mode_shows_no_rated_answer_next_to_its_variant_on_any_tab(tiny_ru
         page.close()
     finally:
         app.close()
+
+
+@pytest.fixture(scope="module")
+def preference_app(tiny_run, tmp_path_factory):
+    """A short DPO run on top of tiny_run (its own logs), served: the app loads base, SFT and the preference model."""
+    import train
+    from tests.conftest import TINY_PRESET
+    from tests.test_preference_stage import write_dpo_rows
+
+    run, _ = tiny_run
+    root = tmp_path_factory.mktemp("preference-app")
+    rows, out, logs = write_dpo_rows(run, root / "dpo.jsonl", n=4), root / "dpo", root / "logs"
+    command = ["--config", str(TINY_PRESET), "--stage", "preference", "--from_run", str(run)]
+    command += ["--preferences", str(rows), "--logs_dir", str(logs), "--output_dir", str(out)]
+    assert train.main([*command, "--preference_max_steps", "2", "--preference_held_out", "0"]) == 0
+    app = RunningApp(["--run", str(out), "--logs-dir", str(logs)])
+    yield app
+    app.close()
+
+
+def test_compare_shows_base_sft_and_the_preference_model_side_by_side(preference_app, browser, shots):
+    """A preference run's Compare tab: three columns, base / SFT / tuned by default, all filled by one press."""
+    page, dialogs = _open(browser, preference_app.url)
+    _tab(page, TABS["compare"])
+    chosen = [page.locator(f"#compare-{name}-variant input").input_value() for name in ("left", "right", "third")]
+    assert [label.split()[0] for label in chosen] == ["base", "sft", "tuned"], chosen  # "base (tiny-bn)", ...
+    page.locator("#compare-input textarea").fill("পরীক্ষার আগে খুব ভয় লাগছে।")
+    page.locator("#compare-run").click()
+    page.wait_for_function(
+        "() => ['left', 'right', 'third'].every(n => {"
+        " const t = document.querySelector(`#compare-${n} textarea`); return t && t.value.trim().length > 0; })"
+        " && ['left', 'right', 'third'].every(n =>"
+        " (document.querySelector(`#compare-${n}-stats`)?.innerText || '').includes('tokens/s'))",
+        timeout=90_000,
+    )
+    stats = [page.locator(f"#compare-{name}-stats").inner_text() for name in ("left", "right", "third")]
+    assert [line.split()[0] for line in stats] == ["base", "sft", "tuned"]
+    page.screenshot(path=str(shots / "compare-three.png"), full_page=True)
+    assert not dialogs
+    page.close()

@@ -84,7 +84,7 @@ def build_compare_tab(ctx: AppContext) -> None:
         temperature = gr.Slider(*TEMPERATURE_RANGE, value=CHAT_TEMPERATURE, step=0.05, label="Temperature (0 = greedy)")
         top_p = gr.Slider(*TOP_P_RANGE, value=CHAT_TOP_P, step=0.01, label="Top-p")
         max_new = gr.Slider(16, MAX_NEW_TOKENS_LIMIT, value=CHAT_MAX_NEW_TOKENS, step=16, label="Max new tokens")
-        seed = gr.Number(value=COMPARE_SEED, precision=0, label="Seed (both columns)")
+        seed = gr.Number(value=COMPARE_SEED, precision=0, label="Seed (every column)")
     run = gr.Button("তুলনা করুন · Compare", variant="primary", elem_id="compare-run")
     defaults = list(service.compare_order()) if len(choices) > 2 else [default_left, default_right]
     names = ["left", "right", "third"][: len(defaults)]
