@@ -111,11 +111,9 @@ def _export(args: argparse.Namespace, store: Store) -> None:
         raise HumanEvalError("--variants names an evaluation's variants; a --pairs file names its own answers")
     if args.best_vs_worst and args.loss != "dpo":
         raise HumanEvalError("--best-vs-worst makes DPO pairs; KTO labels single answers (use --loss dpo)")
-    service, *others = (
-        RatingService(
-            store, experiment_id=args.experiment, evaluation_id=args.evaluation, pairs_path=args.pairs, variants=pair
-        )
-        for pair in pairs
+    first, *others = pairs
+    service = RatingService(
+        store, experiment_id=args.experiment, evaluation_id=args.evaluation, pairs_path=args.pairs, variants=first
     )
     if service.evaluation_id is None:
         raise HumanEvalError(f"no completed experiment with an evaluation in {store.logs_dir}")
@@ -128,7 +126,7 @@ def _export(args: argparse.Namespace, store: Store) -> None:
         )
     except ValueError as error:
         raise HumanEvalError(str(error)) from None
-    data = service.export_preferences(args.output, args.loss, filters, with_items_of=others)
+    data = service.export_preferences(args.output, args.loss, filters, other_variants=others)
     what = "preference pairs" if args.loss == "dpo" else "labelled answers (KTO)"
     print(f"{len(data.rows)} {what} from evaluation {service.evaluation_id} written to {args.output}")
     print(data.report())

@@ -331,14 +331,8 @@ def run_evaluation(config, store: Store | None = None) -> dict[str, Any] | None:
         revision=config.model.model_revision,  # the revision training used (the strategies pass it too)
     )
     sampling = config.eval.eval_samples
-    decoding = DecodingSettings(max_new_tokens=config.eval.max_new_tokens)
-    if sampling:
-        decoding = DecodingSettings(
-            max_new_tokens=config.eval.max_new_tokens,
-            do_sample=True,
-            temperature=config.eval.eval_temperature,
-            top_p=config.eval.eval_top_p,
-        )
+    sampled = {"do_sample": True, "temperature": config.eval.eval_temperature, "top_p": config.eval.eval_top_p}
+    decoding = DecodingSettings(max_new_tokens=config.eval.max_new_tokens, **(sampled if sampling else {}))
     evaluator = Evaluator(
         chat,
         store,

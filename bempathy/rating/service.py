@@ -418,18 +418,19 @@ class RatingService:
         loss: str = "dpo",
         filters: PreferenceFilters | None = None,
         *,
-        with_items_of: Sequence[RatingService] = (),
+        other_variants: Sequence[tuple[str, str]] = (),
     ) -> PreferenceData:
         """Write TRL's conversational preference JSONL for ``loss`` (dpo: chosen/rejected pairs by majority vote;
         kto: labelled single answers), atomically, after the filters of :mod:`bempathy.rating.preferences`
         (their counts are in the result). The system prompt is the one the answers were generated under.
-        ``with_items_of``: services over other variant pairs of the same evaluation (sample1,sample2 and
-        sample3,sample4 of a candidates round), whose items count too."""
+        ``other_variants``: more rated pairs of this evaluation (sample3,sample4 of a candidates round, or every
+        pair for a best-vs-worst export), whose items count too."""
         with self._lock:  # only the reading: building the rows must not hold up raters
             self._refresh()
             items, records = {**self.items, **self.gold}, list(self.store.ratings.changes(None)[0])
-        for other in with_items_of:
-            items.update(other.items)
+            experiment_id, evaluation_id = self.experiment_id, self.evaluation_id
+        for pair in other_variants:
+            items.update({item.item_id: item for item in run_items(self.store, experiment_id, evaluation_id, pair)})
         data = preference_data(loss, items, records, filters)
         write_atomic(Path(path), "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in data.rows))
         return data
