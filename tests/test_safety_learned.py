@@ -147,8 +147,8 @@ def test_the_round_kept_out_meets_the_recall_targets_and_the_crisis_false_alarm_
 @pytest.mark.parametrize("path", NEWEST, ids=["round18", "round19"])
 def test_the_newest_rounds_keep_their_recall(path):
     """Rounds 18 and 19 (bench/RESULTS.md), scored at first contact on M7a, then once on M7: concern+ recall 0.982
-    and 1.000, crisis recall 0.972 and 1.000 (met); false alarms 0.075 and 0.050 at crisis, 0.125 and 0.175 at
-    concern+ (the targets 0.05 and 0.10 are not met in both)."""
+    and 1.000, crisis recall 0.972 and 1.000 (met); false alarms 0.075 and 0.050 at crisis (target 0.05: missed in
+    round 18) and 0.125 and 0.175 at concern+ (target 0.10: missed in both), kept from rising."""
     report = evaluate(load_labelled(path))
     assert report["recall_concern_or_above"] >= 0.95 and report["recall"] >= 0.95
     assert report["false_alarm_rate"] <= 0.075
