@@ -20,6 +20,7 @@ ROUNDS = ROOT / "tests" / "data" / "safety_rounds"
 FROZEN = ROUNDS / "frozen_round4.jsonl"  # the final test: never trained or tuned on
 UNSEEN = ROUNDS / "round17.jsonl"  # scored, then kept out when rounds 12-16 became training data
 NEWEST = [ROUNDS / "round18.jsonl", ROUNDS / "round19.jsonl"]  # scored at first contact on the shipped model
+LATEST = [ROUNDS / "round20.jsonl", ROUNDS / "round21.jsonl"]  # scored at first contact on M7 (shipped)
 SHORT = ROUNDS / "short_turns.jsonl"  # short chat turns ("ঠিক আছে", "who r u"), written apart, never trained on
 
 
@@ -47,8 +48,8 @@ SMALL = [
 @pytest.mark.parametrize(
     ("held_out", "alike"),
     # one idiom of round 17 another helper wrote word for word
-    [(FROZEN, 0), (UNSEEN, 1), (NEWEST[0], 0), (NEWEST[1], 0), (SHORT, 0)],
-    ids=["frozen", "round17", "round18", "round19", "short_turns"],
+    [(FROZEN, 0), (UNSEEN, 1), (NEWEST[0], 0), (NEWEST[1], 0), (LATEST[0], 0), (LATEST[1], 0), (SHORT, 0)],
+    ids=["frozen", "round17", "round18", "round19", "round20", "round21", "short_turns"],
 )
 def test_the_held_out_rounds_were_never_training_data(held_out, alike):
     trained = {_key(r["text"]) for r in load_labelled(learned.TRAIN_FILE)}
@@ -153,6 +154,17 @@ def test_the_newest_rounds_keep_their_recall(path):
     assert report["recall_concern_or_above"] >= 0.95 and report["recall"] >= 0.95
     assert report["false_alarm_rate"] <= 0.075
     assert report["false_alarm_rate_concern_or_above"] <= 0.20
+
+
+@pytest.mark.parametrize("path", LATEST, ids=["round20", "round21"])
+def test_rounds_20_and_21_meet_every_target(path):
+    """Rounds 20 and 21 (bench/RESULTS.md), scored once at first contact on the shipped M7: concern+ recall 0.982 in
+    both, crisis recall 1.000 and 0.972; false alarms 0.000 and 0.050 at crisis, 0.100 and 0.075 at concern+. Every
+    target is met in both; these floors keep them met."""
+    report = evaluate(load_labelled(path))
+    assert report["recall_concern_or_above"] >= 0.90 and report["recall"] >= 0.95
+    assert report["false_alarm_rate"] <= 0.05
+    assert report["false_alarm_rate_concern_or_above"] <= 0.10
 
 
 def test_short_chat_turns_keep_their_measured_floor():
