@@ -137,7 +137,7 @@ def preference_loop(run: Path, logs_dir: str | None) -> tuple[int, Path]:
 
 def loop_summary(logs_dir: str | None, out: Path) -> str:
     """What the loop measured, read back from the logs: the DPO run, its held-out rows, the second round."""
-    from bempathy.rating.simulated import crowd_win_rate
+    from bempathy.rating.simulated import crowd_win_rate, decisive_line
     from bempathy.storage.store import Store
 
     store = Store(logs_dir)
@@ -163,6 +163,7 @@ def loop_summary(logs_dir: str | None, out: Path) -> str:
         lines.append(
             f"  round 2 win rate   tuned over SFT {win['win']:.3f} [{low:.3f}, {high:.3f}] (n={win['n']}: {tally})"
         )
+        lines.append(f"  round 2 {decisive_line(win)}")
     return "\n".join(lines)
 
 

@@ -85,6 +85,14 @@ def test_hand_worked_example() -> None:
     assert (win["intervals"]["win"]["low"], win["intervals"]["win"]["high"]) == pytest.approx(
         (0.187616, 0.812384), abs=1e-6
     )
+    # Decisive: 3 wins of the 4 ratings that picked one answer; Wilson p = 0.75, n = 4: centre = (0.75 + 3.841459/8)
+    # / (1 + 3.841459/4) = 1.230182 / 1.960365 = 0.627528; half = 1.959964 / 1.960365 * sqrt(0.1875/4 +
+    # 3.841459/64) = 0.999796 * 0.326952 = 0.326885 -> [0.300642, 0.954413]; sign test 2 * (1 + 4) / 16 = 0.625.
+    assert win["decisive"]["win"] == 0.75 and win["decisive"]["n"] == 4
+    assert (win["decisive"]["interval"]["low"], win["decisive"]["interval"]["high"]) == pytest.approx(
+        (0.300642, 0.954413), abs=1e-5
+    )
+    assert win["decisive"]["p_value"] == pytest.approx(0.625)
 
     # Position bias: A chosen once (r2/i1), B three times (r1/i1, r1/i2, r2/i2); ties don't count.
     # Two-sided binomial: 2 * P(X <= 1 | n=4, p=0.5) = 2 * (1 + 4) / 16 = 0.625.

@@ -180,6 +180,7 @@ def test_cli_prints_counts_and_win_rate_and_agrees_with_another_process(tmp_path
     out = capsys.readouterr().out
     assert "wrote 12 simulated ratings" in out and "6 of 6 items have 2 ratings" in out
     assert "simulated crowd win rate of tuned over base" in out and "95% Wilson interval" in out
+    assert "decisive win rate (ties and both bad out; 0.5 = equal)" in out and "sign test p=" in out
     assert "SIMULATED" in out and "never report them as human" in out
     result = subprocess.run(
         [sys.executable, "-m", "bempathy.rating.simulated", "--logs-dir", str(tmp_path / "there"), *args],

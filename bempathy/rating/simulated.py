@@ -284,6 +284,19 @@ def _print_win_rate(win: dict, variants: tuple[str, str]) -> None:
         f"simulated crowd win rate of {variants[1]} over {variants[0]}: {win['win']:.3f} "
         f"(95% Wilson interval {low:.3f}-{high:.3f}; n={win['n']}: {tally})"
     )
+    print(decisive_line(win))
+
+
+def decisive_line(win: dict) -> str:
+    """The decisive win rate (ties and "both bad" out: 0.5 means equal), for the loop's printouts."""
+    decisive = win["decisive"]
+    if decisive["win"] is None:
+        return "decisive win rate: no rating picked one answer"
+    interval = decisive["interval"]
+    return (
+        f"decisive win rate (ties and both bad out; 0.5 = equal): {decisive['win']:.3f} "
+        f"[{interval['low']:.3f}, {interval['high']:.3f}] (n={decisive['n']}, sign test p={decisive['p_value']:.3g})"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -163,7 +163,20 @@ def _win_rate(ratings: list[_Rating], base: str, tuned: str) -> dict:
     n = sum(counts.values())
     shares = {k: (counts[k] / n if n else None) for k in ("win", "tie", "loss", "both_bad")}
     intervals = {k: wilson_interval(counts[k], n) for k in ("win", "loss")}
-    return {**shares, "n": n, "counts": dict(counts), "intervals": intervals}
+    return {**shares, "n": n, "counts": dict(counts), "intervals": intervals, "decisive": _decisive(counts)}
+
+
+def _decisive(counts: Counter) -> dict:
+    """Wins among the ratings that picked one answer (ties and "both bad" left out), with a Wilson interval and a
+    sign test: the rate whose value for two equally good models is 0.5, whatever the share of ties. ``win`` above
+    keeps ties in its denominator, so equal models score (1 - tie share) / 2 there."""
+    wins, n = counts["win"], counts["win"] + counts["loss"]
+    return {
+        "win": wins / n if n else None,
+        "n": n,
+        "interval": wilson_interval(wins, n),
+        "p_value": binomial_two_sided_p(wins, n),
+    }
 
 
 def _win_rates(ratings: list[_Rating], variants: list[str], base: str, tuned: str) -> dict:
