@@ -6,21 +6,24 @@ commands for several draws on one SFT run and rates each preference model agains
 (val and test) twice:
 
 - **greedy**: one answer per prompt and variant (``do_sample`` off), as ``--stage evaluate`` writes them;
-- **as the app chats**: ``--samples`` sampled answers per prompt and variant at the Chat tab's default decoding
-  (``bempathy.serve.requests``: temperature 0.7, top_p 0.9), one item per (prompt, sample), so each item is
-  SFT's k-th answer against the preference model's k-th answer to the same prompt.
+- **sampled**: ``--samples`` sampled answers per prompt and variant at the Chat tab's default temperature and top_p
+  (``bempathy.serve.requests``: 0.7, 0.9; the length is the preset's ``max_new_tokens``, as in the greedy round,
+  not the Chat tab's 256), one item per (prompt, sample), so each item is SFT's k-th answer against the
+  preference model's k-th answer to the same prompt.
 
 Both are rated by ``bempathy.rating.simulated`` (3 ratings per item, the draw's seed) into a store of their own,
-and the win rates are the summary's (Wilson intervals, decisive rate with a sign test). Nothing here tunes a
+and the win rates are the summary's (Wilson intervals over ratings, decisive rate with a sign test), plus a
+decisive-rate interval that resamples whole prompts (:func:`clustered_interval`). Nothing here tunes a
 setting: the loop's settings are the ones the README documents (``--dpo_loss_type sft``, 32 steps).
 
-    python bench/preference_loop.py --work /tmp/loop --seeds 0 1 2 3   # ~7 min per draw on 2 CPU cores
+    python bench/preference_loop.py --work /tmp/loop --seeds 0 1 2 3   # ~190 s per draw on 2 CPU cores
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -75,10 +78,25 @@ def clustered_interval(records: list[dict], resamples: int = 2000, seed: int = 0
         elif record.get("preferred_variant") == "sft":
             wins[1] += 1
     counts = np.array(list(tally.values()), dtype=float)
+    if not counts.size or not counts.sum():
+        return math.nan, math.nan  # no rating picked one answer: no rate to bound
     picks = np.random.default_rng(seed).integers(0, len(counts), size=(resamples, len(counts)))
     won, lost = counts[picks, 0].sum(axis=1), counts[picks, 1].sum(axis=1)
-    rates = won / np.maximum(won + lost, 1)
+    decided = won + lost > 0  # a resample of prompts with no decisive rating has no rate: left out, not counted 0
+    rates = won[decided] / (won[decided] + lost[decided])
     return float(np.quantile(rates, 0.025)), float(np.quantile(rates, 0.975))
+
+
+def paired_items(rows: list[dict], prompts: list[list[dict]], texts: list[str], k: int, tag: str) -> list[Item]:
+    """One item per (prompt, sample j): SFT's j-th answer against tuned's j-th. ``texts`` are in generation order,
+    prompt by prompt, sample by sample, SFT before tuned (as :func:`second_round` lays out the rows)."""
+    items = []
+    for i, row in enumerate(rows):
+        for j in range(k):
+            at, key = 2 * (i * k + j), f"{row.get('id')}#{j}"
+            answers = {"sft": texts[at], "tuned": texts[at + 1]}
+            items.append(Item(make_item_id(tag, key, ("sft", "tuned")), prompts[i][-1]["content"], answers, "run", key))
+    return items
 
 
 def rate(items: list[Item], logs: Path, seed: int) -> dict:
@@ -95,11 +113,14 @@ def rate(items: list[Item], logs: Path, seed: int) -> dict:
 
 
 def second_round(run_dir: Path, out: Path, seed: int, samples: int) -> dict:
-    """SFT vs the preference model on val and test: greedy, and ``samples`` answers each as the app chats."""
+    """SFT vs the preference model on val and test: greedy, and ``samples`` sampled answers each (at 0.7 / 0.9)."""
     run = RunFolder(run_dir)
     config = run.config()
     chat = ChatModel.load(run.base_model(config), adapters=dict(plan_from_run(run_dir).adapters))
-    max_new = int((config.get("eval") or {}).get("max_new_tokens") or 48)  # the preset's, as --stage evaluate
+    sft_config = (run.parent(config) or run).config()  # a preference run saves no eval section; its SFT run does
+    max_new = (sft_config.get("eval") or {}).get("max_new_tokens")
+    if not max_new:
+        raise SystemExit(f"{run_dir}: no eval.max_new_tokens in its SFT run's saved config")
     trained = run.preference_user_turns()
     results: dict = {}
     for split in ("val", "test"):
@@ -118,21 +139,7 @@ def second_round(run_dir: Path, out: Path, seed: int, samples: int) -> dict:
             conversations = [p for p in prompts for _ in range(k) for _ in ("sft", "tuned")]
             variants = [v for _ in prompts for _ in range(k) for v in ("sft", "tuned")]
             texts = [g.text for g in chat.generate(conversations, variants, decoding, batch_size=16, seed=seed)]
-            items = []
-            for i, row in enumerate(rows):
-                for j in range(k):
-                    at = 2 * (i * k + j)
-                    key = f"{row.get('id')}#{j}"
-                    answers = {"sft": texts[at], "tuned": texts[at + 1]}
-                    items.append(
-                        Item(
-                            make_item_id(f"{split}-{mode}", key, ("sft", "tuned")),
-                            prompts[i][-1]["content"],
-                            answers,
-                            "run",
-                            key,
-                        )
-                    )
+            items = paired_items(rows, prompts, texts, k, f"{split}-{mode}")
             figures = rate(items, out / f"logs-{split}-{mode}", seed)
             figures["repetition"] = {
                 v: round(sum(repetition(item.answers[v]) for item in items) / len(items), 3) for v in ("sft", "tuned")
@@ -194,7 +201,7 @@ def main() -> int:
         results = second_round(draw / "run", draw, seed, args.samples)
         pairs = sum(1 for _ in (draw / "prefs.jsonl").open())
         store = Store(draw / "logs", ratings_fold_interval=None)
-        held = store.experiments.get(RunFolder(draw / "run").experiment_id()).get("held_out") or {}
+        held = (store.experiments.get(RunFolder(draw / "run").experiment_id()) or {}).get("held_out") or {}
         store.ratings.close()
         results["held_out_pairs"] = {k: held.get(k) for k in ("rows", "likelihood_accuracy_before",
                                      "likelihood_accuracy_after", "reward_accuracy")}  # fmt: skip
