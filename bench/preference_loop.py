@@ -40,7 +40,7 @@ from bempathy.data.subsets import select_examples  # noqa: E402
 from bempathy.eval.evaluator import held_out_rows, split_prompt  # noqa: E402
 from bempathy.model.chat import ChatModel, DecodingSettings  # noqa: E402
 from bempathy.rating.items import Item, make_item_id  # noqa: E402
-from bempathy.rating.simulated import crowd_win_rate, repetition, simulate_round  # noqa: E402
+from bempathy.rating.simulated import crowd_win_rate, decisive_line, repetition, simulate_round  # noqa: E402
 from bempathy.runs import RunFolder  # noqa: E402
 from bempathy.serve.plan import plan_from_run  # noqa: E402
 from bempathy.serve.requests import CHAT_TEMPERATURE, CHAT_TOP_P  # noqa: E402
@@ -149,14 +149,11 @@ def second_round(run_dir: Path, out: Path, seed: int, samples: int) -> dict:
 
 
 def line(name: str, figures: dict) -> str:
-    d, c, w = figures["decisive"], figures["counts"], figures["intervals"]["win"]
-    decisive = (
-        "n/a" if d["win"] is None else f"{d['win']:.3f} [{d['interval']['low']:.3f}, {d['interval']['high']:.3f}]"
-    )
+    c, w = figures["counts"], figures["intervals"]["win"]
     low, high = figures["by_prompt"]
     return (
         f"{name:14s} items {figures['items']:4d}  win {figures['win']:.3f} [{w['low']:.3f}, {w['high']:.3f}]  "
-        f"decisive {decisive} p={d['p_value']:.3g}, by prompt [{low:.3f}, {high:.3f}]  "
+        f"{decisive_line(figures)}, by prompt [{low:.3f}, {high:.3f}]  "
         f"(w/t/l/bb {c['win']}/{c['tie']}/{c['loss']}/{c['both_bad']})  "
         f"repetition sft {figures['repetition']['sft']} tuned {figures['repetition']['tuned']}"
     )
