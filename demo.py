@@ -11,10 +11,12 @@ shows is every stage working, every number landing in the logs and the report, a
 train.py option can be appended (e.g. `--num_train_epochs 1`); they apply to the fine-tune.
 
 `--preference` goes on with the loop from ratings to a preference model, each step the command the README lists
-(printed as it runs): the fine-tune answers its *train* prompts, a SIMULATED crowd (`bempathy.rating.simulated`, no
-people) rates base against tuned, the ratings become DPO pairs, DPO trains on them from the fine-tune (holding some
-prompts out to check it ranks unseen pairs), the preference run is scored on the held-out *test* prompts as base,
-SFT and tuned, and the same simulated crowd rates SFT against tuned there. The app then serves the three variants.
+(printed as it runs): the fine-tune samples 8 answers per *train* prompt, a SIMULATED crowd
+(`bempathy.rating.simulated`, no people) rates every pair of them, each prompt's best-ranked answer against its
+worst becomes a DPO pair, DPO trains on them from the fine-tune (holding some prompts out to check it ranks unseen
+pairs), and the preference run answers the held-out *test* prompts twice, greedy as base, SFT and tuned (the
+metrics and report) and sampled as SFT and tuned (4 answers each, as the Chat tab samples), each rated SFT against
+tuned by the same crowd. The app then serves the three variants.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument(
         "--preference",
         action="store_true",
-        help="then rate with a simulated crowd, train DPO on its ratings and rate again (about two more minutes)",
+        help="then rate with a simulated crowd, train DPO on its ratings and rate again (a few more minutes)",
     )
     return parser.parse_known_args(argv)
 
@@ -74,49 +76,51 @@ def _latest_split_evaluation(logs_dir: str | None, experiment_id: str) -> str:
     return max(rounds.values(), key=lambda result: result["evaluated_at"])["evaluation_id"]
 
 
+CANDIDATES = 8  # sampled answers per train prompt in round 1: best-of-8 through ratings (bench/RESULTS.md)
+ROUND2_SAMPLES = 4  # sampled answers per held-out prompt and variant in round 2
+ROUND2_SPLITS = ("val", "test")  # held out of both trainings: 30 + 15 prompts on the sample data
+DPO = ["--preference_loss", "dpo", "--dpo_loss_type", "sft", "--preference_max_steps", "32"]  # bench/RESULTS.md
+
+
 def preference_loop(run: Path, logs_dir: str | None) -> tuple[int, Path]:
-    """SFT run -> simulated round 1 on train prompts -> DPO pairs -> DPO -> test evaluation -> simulated round 2."""
+    """SFT run -> 8 sampled answers per train prompt -> every pair rated by a simulated crowd -> each prompt's best
+    answer against its worst -> DPO -> the test prompts, greedy (the metrics) and sampled (as the Chat tab answers),
+    each rated SFT against the preference model by the same crowd."""
+    from bempathy.serve.requests import CHAT_TEMPERATURE, CHAT_TOP_P
+
     out, pairs = Path(f"{run}-dpo"), Path(f"{run}-preferences.jsonl")
     logs = ["--logs_dir", logs_dir] if logs_dir else []
     dash_logs = ["--logs-dir", logs_dir] if logs_dir else []
-    preset = ["--config", str(TINY_PRESET)]
-    sft, at_run = _experiment_id(run), ["--output_dir", str(run), *logs]
+    preset, sft = ["--config", str(TINY_PRESET)], _experiment_id(run)
+    samples = ",".join(f"sample{k}" for k in range(1, CANDIDATES + 1))
+    candidates_round = ["--eval_split", "train", "--eval_max_examples", "100000", "--eval_samples", str(CANDIDATES)]
     status = _run_step(
-        "1/6 the fine-tune answers its train prompts (base and tuned), for rating",
+        f"1/8 the fine-tune samples {CANDIDATES} answers per train prompt (its own candidates, for rating)",
         "train.py",
-        [*preset, "--stage", "evaluate", "--eval_split", "train", "--eval_max_examples", "100000", *at_run],
+        [*preset, "--stage", "evaluate", *candidates_round, "--output_dir", str(run), *logs],
     )
     if status != 0:
         return status, out
-    evaluation, at_out = _latest_split_evaluation(logs_dir, sft), ["--output_dir", str(out), *logs]
+    candidates = ["--experiment", sft, "--evaluation", _latest_split_evaluation(logs_dir, sft), "--variants", samples]
+    at_out = ["--output_dir", str(out), *logs]
     steps = [
         (
-            "2/6 a simulated crowd rates them (marked simulated: true, never counted as human)",
+            "2/8 a simulated crowd rates every pair of them (marked simulated: true, never counted as human)",
             "-m bempathy.rating.simulated",
-            ["--experiment", sft, "--evaluation", evaluation, *dash_logs],
+            [*candidates, *dash_logs],
         ),
         (
-            "3/6 the ratings become DPO pairs (ties, 'both bad' and split votes removed)",
+            "3/8 one DPO pair per prompt: the answer the crowd ranked best against the one it ranked worst",
             "-m bempathy.human_eval",
-            [
-                "export",
-                "--experiment",
-                sft,
-                "--evaluation",
-                evaluation,
-                "--include-simulated",
-                "--output",
-                str(pairs),
-                *dash_logs,
-            ],
+            ["export", *candidates, "--best-vs-worst", "--include-simulated", "--output", str(pairs), *dash_logs],
         ),
         (
-            "4/6 DPO from the fine-tune on those pairs (a share of the prompts held out)",
+            "4/8 DPO from the fine-tune on those pairs (a share of the prompts held out)",
             "train.py",
-            [*preset, "--stage", "preference", "--from_run", str(run), "--preferences", str(pairs), *at_out],
+            [*preset, "--stage", "preference", "--from_run", str(run), "--preferences", str(pairs), *DPO, *at_out],
         ),
         (
-            "5/6 the preference run scored on the held-out test prompts: base, SFT and tuned in one pass",
+            "5/8 the preference run scored on the held-out test prompts: base, SFT and tuned in one pass (greedy)",
             "train.py",
             [*preset, "--stage", "evaluate", *at_out],
         ),
@@ -125,26 +129,43 @@ def preference_loop(run: Path, logs_dir: str | None) -> tuple[int, Path]:
         status = _run_step(title, module, argv)
         if status != 0:
             return status, out
+    preference = _experiment_id(out)
+    as_chat = ["--eval_samples", str(ROUND2_SAMPLES), "--eval_sample_variants", "sft,tuned"]
+    as_chat += ["--eval_temperature", str(CHAT_TEMPERATURE), "--eval_top_p", str(CHAT_TOP_P)]
     status = _run_step(
-        "6/6 the same simulated crowd rates SFT against the preference model on the test prompts",
+        "6/8 the same crowd rates SFT against the preference model on those greedy answers",
         "-m bempathy.rating.simulated",
-        ["--experiment", _experiment_id(out), "--variants", "sft,tuned", *dash_logs],
+        ["--experiment", preference, "--variants", "sft,tuned", *dash_logs],
     )
+    for split in ROUND2_SPLITS:
+        if status != 0:
+            break
+        status = _run_step(
+            f"7/8 ({split}) SFT and the preference model sample {ROUND2_SAMPLES} answers per {split} prompt, as the "
+            f"Chat tab does (temperature {CHAT_TEMPERATURE}, top_p {CHAT_TOP_P})",
+            "train.py",
+            [*preset, "--stage", "evaluate", "--eval_split", split, *as_chat, *at_out],
+        )
+        if status == 0:
+            sampled = _latest_split_evaluation(logs_dir, preference)
+            status = _run_step(
+                f"8/8 ({split}) the crowd rates them, each model's k-th answer against the other's k-th",
+                "-m bempathy.rating.simulated",
+                ["--experiment", preference, "--evaluation", sampled, "--variants", "sft,tuned", *dash_logs],
+            )
     if status == 0:
         print(loop_summary(logs_dir, out))
     return status, out
 
 
 def loop_summary(logs_dir: str | None, out: Path) -> str:
-    """What the loop measured, read back from the logs: the DPO run, its held-out rows, the second round."""
-    from bempathy.rating.simulated import crowd_win_rate, decisive_line
+    """What the loop measured, read back from the logs: the DPO run, its held-out rows, both second rounds."""
+    from bempathy.rating.simulated import evaluation_win_rate, win_rate_lines
     from bempathy.storage.store import Store
 
     store = Store(logs_dir)
     record = store.experiments.get(_experiment_id(out))
     rows, held, reward = record["preferences"], record.get("held_out") or {}, record["preference_metrics"]
-    evaluation = record["metrics"]["evaluation_id"]
-    win = crowd_win_rate(store.ratings.find(evaluation_id=evaluation), "sft", "tuned", record["id"])
     lines = [
         "\n== The loop, measured (SIMULATED raters, not people)",
         f"  DPO pairs          {rows['rows']} ({rows['trained_on']} trained on, {rows['held_out']} held out)",
@@ -157,13 +178,16 @@ def loop_summary(logs_dir: str | None, out: Path) -> str:
             f"  held-out pairs     chosen ranked first {held['likelihood_accuracy_before']:.3f} by SFT -> "
             f"{held['likelihood_accuracy_after']:.3f} after DPO; reward accuracy {held['reward_accuracy']:.3f}"
         )
-    if win["win"] is not None:
-        low, high = win["intervals"]["win"]["low"], win["intervals"]["win"]["high"]
-        tally = ", ".join(f"{k} {win['counts'][k]}" for k in ("win", "tie", "loss", "both_bad"))
-        lines.append(
-            f"  round 2 win rate   tuned over SFT {win['win']:.3f} [{low:.3f}, {high:.3f}] (n={win['n']}: {tally})"
-        )
-        lines.append(f"  round 2 {decisive_line(win)}")
+    rounds = [("greedy test answers", record["metrics"]["evaluation_id"])]
+    sampled = [e for e in (record.get("split_evaluations") or {}).values() if e.get("kind") == "sampled"]
+    for split in ROUND2_SPLITS:  # the latest sampled round of each split
+        of_split = [e for e in sampled if e["split"] == split]
+        if of_split:
+            latest = max(of_split, key=lambda e: e["evaluated_at"])
+            rounds.append((f"sampled {split} answers", latest["evaluation_id"]))
+    for name, evaluation in rounds:
+        win = evaluation_win_rate(store, record["id"], evaluation, ("sft", "tuned"))
+        lines += [f"  round 2, {name}:", *(f"    {line}" for line in win_rate_lines(win, ("sft", "tuned")))]
     return "\n".join(lines)
 
 

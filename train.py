@@ -83,7 +83,7 @@ def train(config, store=None):
 
 def evaluate(config, store=None):
     """Score base vs tuned on the held-out test split (training first when there is no adapter)."""
-    from bempathy.eval.evaluator import run_evaluation
+    from bempathy.eval.stage import run_evaluation
 
     if not RunFolder(Path(config.train.output_dir)).has_adapter():
         train(config, store)

@@ -129,6 +129,16 @@ class EvalArguments:
             "on-policy candidates for a rating round whose preferences a preference stage trains on."
         },
     )
+    eval_sample_variants: str = field(
+        default="tuned",
+        metadata={
+            "help": "Who samples with --eval_samples. tuned: candidates sample1..sampleK for a rating round (train or "
+            "val split). Two or more of base,sft,tuned (e.g. sft,tuned on a preference run): a sampled comparison, "
+            "variants sft_sample1, tuned_sample1, ..., which python -m bempathy.rating.simulated --variants sft,tuned "
+            "rates k-th answer against k-th; allowed on the test split (app users get sampled answers, the metrics "
+            "greedy ones)."
+        },
+    )
     eval_temperature: float = field(default=1.0, metadata={"help": "Sampling temperature with --eval_samples."})
     eval_top_p: float = field(default=0.95, metadata={"help": "Nucleus sampling's top_p with --eval_samples."})
     eval_seed: int = field(default=0, metadata={"help": "Seed of the sampling with --eval_samples."})
@@ -433,6 +443,19 @@ def check_preset(parser: TrlParser, path: str) -> None:
         _check_value(actions[key], key, value, path)
 
 
+SAMPLERS = ("base", "sft", "tuned")
+
+
+def sample_variants(value: str) -> list[str]:
+    """``--eval_sample_variants`` as a list of different names among base, sft and tuned."""
+    names = [part.strip() for part in value.split(",")]
+    if not all(names) or len(set(names)) != len(names) or set(names) - set(SAMPLERS):
+        raise ConfigError(
+            f"--eval_sample_variants takes different names among {', '.join(SAMPLERS)} (e.g. sft,tuned); got {value!r}"
+        )
+    return names
+
+
 def parse_config(args: Sequence[str] | None = None, parser: TrlParser | None = None) -> Config:
     """Parse ``--config preset.yaml`` plus command-line overrides into a :class:`Config`."""
 
@@ -451,11 +474,12 @@ def parse_config(args: Sequence[str] | None = None, parser: TrlParser | None = N
             "start the server, then --stage evaluate"
         )
     if evaluation.eval_samples:
-        if evaluation.eval_samples < 2 or evaluation.eval_split == "test":
+        samplers = sample_variants(evaluation.eval_sample_variants)
+        if evaluation.eval_samples < 2 or (evaluation.eval_split == "test" and len(samplers) == 1):
             raise ConfigError(
                 "--eval_samples takes 2 or more sampled answers per prompt, for a rating round on the train or val "
                 f"split (--eval_split train); got {evaluation.eval_samples} on the {evaluation.eval_split} split, "
-                "whose metrics use greedy answers"
+                "whose metrics use greedy answers (a sampled comparison, --eval_sample_variants sft,tuned, may use it)"
             )
         if not evaluation.eval_temperature > 0 or not 0 < evaluation.eval_top_p <= 1:
             raise ConfigError("--eval_temperature must be above 0 and --eval_top_p in (0, 1]")

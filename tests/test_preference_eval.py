@@ -140,14 +140,76 @@ def test_a_candidates_round_logs_sampled_answers_that_the_crowd_rates_and_export
     assert "--best-vs-worst makes DPO pairs" in capsys.readouterr().err
 
 
+def test_a_sampled_comparison_rates_sft_and_the_preference_model_kth_answer_against_kth(evaluated, capsys):
+    """`--eval_samples 3 --eval_sample_variants sft,tuned` on the test split: sampled answers as the Chat tab gives
+    them, logged as a round to rate (never the metrics), every row of a prompt in one generate call, then rated by
+    the simulated crowd rank by rank and pooled into one win rate."""
+    from bempathy.rating import simulated
+
+    out, logs, experiment, trained_ids, _ = evaluated
+    common = ["--config", str(TINY_PRESET), "--logs_dir", str(logs), "--output_dir", str(out)]
+    sampled = ["--stage", "evaluate", "--eval_max_examples", str(EVALUATED), "--eval_samples", "3"]
+    sampled += ["--eval_sample_variants", "sft,tuned", "--eval_temperature", "0.7", "--eval_top_p", "0.9"]
+    batches: list[list[str]] = []
+    rows_of = ChatModel._rows
+
+    def recording(self, variants):
+        batches.append(list(variants))
+        return rows_of(self, variants)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ChatModel, "_rows", recording)
+        assert train.main([*common, *sampled, "--generation_batch_size", "6"]) == 0
+    record = Store(logs).experiments.get(experiment["id"])
+    assert record["metrics"] == experiment["metrics"]  # the test metrics and report stay greedy
+    (result,) = [r for r in record["split_evaluations"].values() if r.get("kind") == "sampled"]
+    names = ["sft_sample1", "tuned_sample1", "sft_sample2", "tuned_sample2", "sft_sample3", "tuned_sample3"]
+    assert result["variants"] == names and result["split"] == "test"
+    assert result["n_examples"] == EVALUATED - TRAINED_TEST_PROMPTS and not set(result["example_ids"]) & trained_ids
+    decoding = result["decoding"]
+    assert decoding["sampled_variants"] == ["sft", "tuned"] and "sampled_variant" not in decoding
+    assert (decoding["temperature"], decoding["top_p"], decoding["do_sample"]) == (0.7, 0.9, True)
+    assert all(batch == ["sft", "tuned"] * 3 for batch in batches)  # a prompt's six rows, one call each
+    assert len(batches) == result["n_examples"]
+    logged = Store(logs).responses.find(evaluation_id=result["evaluation_id"])
+    assert sorted({r["variant"] for r in logged}) == sorted(names) and len(logged) == 6 * result["n_examples"]
+    printed = capsys.readouterr().out
+    evaluation = result["evaluation_id"]
+    command = f"python -m bempathy.rating.simulated --experiment {experiment['id']} --evaluation {evaluation}"
+    assert f"{command} --variants sft,tuned" in printed
+
+    rate = ["--logs-dir", str(logs), "--experiment", experiment["id"], "--evaluation", evaluation, "--raters", "3"]
+    assert simulated.main([*rate, "--variants", "sft,tuned"]) == 0
+    printed = capsys.readouterr().out
+    items = 3 * result["n_examples"]
+    assert f"{items} of {items} items (3 variant pairs) have 3 ratings" in printed
+    assert "simulated crowd win rate of tuned over sft" in printed and f"n={3 * items}" in printed
+    assert f"resampling its {result['n_examples']} prompts" in printed or "no rating picked one answer" in printed
+    ratings = Store(logs).ratings.find(evaluation_id=evaluation)
+    assert all(set(r["shown"]) in ({f"sft_sample{k}", f"tuned_sample{k}"} for k in (1, 2, 3)) for r in ratings)
+
+
+def test_sampling_a_variant_the_run_lacks_is_a_one_line_error_and_nothing_is_logged(evaluated, capsys):
+    out, logs, *_ = evaluated
+    sft = out.parent / "sft"
+    before = len(Store(logs).responses.all())
+    flags = ["--config", str(TINY_PRESET), "--logs_dir", str(logs), "--output_dir", str(sft), "--stage", "evaluate"]
+    flags += ["--eval_samples", "2", "--eval_sample_variants", "sft,tuned"]
+    assert train.main(flags) == 2
+    err = capsys.readouterr().err
+    assert "--eval_sample_variants sft,tuned: this run has no sft" in err and len(err.strip().splitlines()) == 1
+    assert len(Store(logs).responses.all()) == before
+
+
 @pytest.mark.parametrize(
     "flags",
     [
         ["--eval_samples", "1", "--eval_split", "train"],
         ["--eval_samples", "4"],
         ["--eval_samples", "2", "--eval_split", "val", "--eval_top_p", "0"],
+        ["--eval_samples", "2", "--eval_sample_variants", "sft,dpo"],
     ],
-    ids=["one-sample", "test-split", "top-p"],
+    ids=["one-sample", "test-split", "top-p", "unknown-variant"],
 )
 def test_bad_candidate_settings_are_one_line_errors(flags, capsys):
     assert train.main(["--config", str(TINY_PRESET), "--stage", "evaluate", *flags]) == 2

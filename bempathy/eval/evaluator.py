@@ -15,26 +15,15 @@ did not train on.
 from __future__ import annotations
 
 import math
-import os
 import uuid
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from bempathy.config import ConfigError
-from bempathy.data.read import DataError
-from bempathy.data.subsets import select_examples
 from bempathy.eval import metrics as text_metrics
-from bempathy.eval.report import report_from_logs
-from bempathy.hardware import is_main_process
 from bempathy.model.chat import BASE, SFT, TUNED, ChatModel, DecodingSettings
 from bempathy.model.lm_head import LOGITS_CHUNK_BYTES, body_and_head, vocab_size
-from bempathy.model.thread import model_thread
-from bempathy.runs import RunFolder
-from bempathy.serve.openai_backend import backend_for_plan
-from bempathy.serve.plan import plan_from_run
 from bempathy.storage.log import utc_now
 from bempathy.storage.store import Store
 
@@ -143,27 +132,46 @@ class Evaluator:
         return result
 
     def sample_candidates(
-        self, rows: Sequence[dict[str, Any]], experiment_id: str | None, split: str, samples: int, seed: int
+        self,
+        rows: Sequence[dict[str, Any]],
+        experiment_id: str | None,
+        split: str,
+        samples: int,
+        seed: int,
+        variants: Sequence[str] = (TUNED,),
     ) -> dict[str, Any]:
-        """``samples`` sampled answers of the tuned model per prompt, logged as ``sample1`` .. ``sampleK`` and not
-        scored: on-policy candidates, so a rating round compares answers the model itself writes (a preference
-        stage learns more from those than from base-vs-tuned pairs it never produced)."""
+        """``samples`` sampled answers per prompt from each of ``variants``, logged and not scored.
+
+        One variant (the tuned model): ``sample1`` .. ``sampleK``, on-policy candidates, so a rating round compares
+        answers the model itself writes (a preference stage learns more from those than from base-vs-tuned pairs
+        it never produced). Two or more (``sft``, ``tuned``): ``sft_sample1``, ``tuned_sample1``, .., a sampled
+        comparison whose k-th answers are rated against each other, because app users get sampled answers, not
+        the greedy ones the metrics score. Every row of a prompt shares a generate call.
+        """
         prompts, references = zip(*(split_prompt(row["messages"]) for row in rows), strict=True)
-        names = [f"sample{k + 1}" for k in range(samples)]
-        rows_per_call = self._rows_per_call(samples)
+        known = evaluated_variants(self.chat.adapters)
+        if not variants or len(set(variants)) != len(variants) or set(variants) - set(known):
+            raise ValueError(f"sampled variants must be different names among {', '.join(known)}; got {variants}")
+        names = sample_names(variants, samples)
+        sources = [variant for _ in range(samples) for variant in variants]
+        rows_per_call = self._rows_per_call(len(names))
+        decoding = {**self._decoding(rows_per_call), "seed": seed, "sampled_variants": list(variants)}
+        if len(variants) == 1:
+            decoding["sampled_variant"] = variants[0]
         result: dict[str, Any] = {
             "evaluation_id": uuid.uuid4().hex[:12],
             "split": split,
-            "kind": "candidates",
+            "kind": "candidates" if len(variants) == 1 else "sampled",
             "n_examples": len(rows),
             "example_ids": [row.get("id") for row in rows],
-            "decoding": {**self._decoding(rows_per_call), "seed": seed, "sampled_variant": TUNED},
+            "decoding": decoding,
             "variants": names,
         }
         conversations = [prompt for prompt in prompts for _ in names]
-        with tqdm(total=len(conversations), desc=f"sampling {samples} answers per prompt", unit="answer") as bar:
+        desc = f"sampling {samples} answers per prompt ({' + '.join(variants)})"
+        with tqdm(total=len(conversations), desc=desc, unit="answer") as bar:
             generated = self.generator.generate(
-                conversations, [TUNED] * len(conversations), self.decoding, rows_per_call, progress=bar, seed=seed
+                conversations, sources * len(prompts), self.decoding, rows_per_call, progress=bar, seed=seed
             )
         for offset, name in enumerate(names):
             self._log(experiment_id, result, name, rows, prompts, references, generated[offset :: len(names)])
@@ -228,6 +236,14 @@ class Evaluator:
                 for row, prompt, reference, generation in zip(rows, prompts, references, generations, strict=True)
             ]
         )
+
+
+def sample_names(variants: Sequence[str], samples: int) -> list[str]:
+    """The logged names of a sampled round, sample by sample: ``sample1..K`` for one variant, ``{variant}_sample{k}``
+    for several (the rating side pairs ``sft_sample{k}`` with ``tuned_sample{k}``)."""
+    if len(variants) == 1:
+        return [f"sample{k + 1}" for k in range(samples)]
+    return [f"{variant}_sample{k + 1}" for k in range(samples) for variant in variants]
 
 
 def evaluated_variants(adapters: Sequence[str]) -> list[str]:
@@ -304,122 +320,3 @@ def answer_token_nll(
                 del logits
             del hidden
     return total_nll, total_tokens
-
-
-def run_evaluation(config, store: Store | None = None) -> dict[str, Any] | None:
-    """train.py's evaluate stage: score DIR/adapter on DIR/data/test.jsonl, store metrics, write the report."""
-    if not is_main_process():
-        return None
-    run = RunFolder(Path(config.train.output_dir))
-    corpus = run.data_run()  # a preference run's data is the SFT run's
-    split = config.eval.eval_split
-    rows = select_examples(corpus.read_split(split), config.eval.eval_max_examples, config.data.split_seed)
-    rows, trained_on = held_out_rows(rows, run.preference_user_turns())
-    if not rows:
-        why = f" ({trained_on} left out: the preference stage trained on their prompts)" if trained_on else ""
-        raise DataError(f"{corpus.split_path(split)} has nothing to evaluate{why}")
-    experiment_id = run.experiment_id()
-    if experiment_id is None:
-        raise DataError(f"{run.experiment_path} is missing: train this run folder before evaluating it")
-    store = store if store is not None else Store(config.run.logs_dir)
-    adapters = plan_from_run(run.path).adapters  # the run's adapter, and a preference run's SFT adapter as "sft"
-    server = _server(config, run) if config.eval.eval_backend == "openai" else None  # checked before any load
-    chat = ChatModel.load(
-        config.model.model_name_or_path,
-        load_in_4bit=bool(config.model.load_in_4bit),
-        adapters=dict(adapters),
-        revision=config.model.model_revision,  # the revision training used (the strategies pass it too)
-    )
-    sampling = config.eval.eval_samples
-    sampled = {"do_sample": True, "temperature": config.eval.eval_temperature, "top_p": config.eval.eval_top_p}
-    decoding = DecodingSettings(max_new_tokens=config.eval.max_new_tokens, **(sampled if sampling else {}))
-    evaluator = Evaluator(
-        chat,
-        store,
-        decoding,
-        batch_size=config.eval.generation_batch_size,
-        bootstrap_resamples=config.eval.bootstrap_resamples,
-        perplexity_batch_size=config.train.per_device_eval_batch_size,
-        generator=server,
-    )
-    with model_thread().adopted():  # this thread may have just trained: keep the math on it (model_thread.py)
-        if sampling:
-            result = evaluator.sample_candidates(rows, experiment_id, split, sampling, config.eval.eval_seed)
-        else:
-            result = evaluator.evaluate(rows, experiment_id, split)
-    if trained_on:
-        result["left_out_trained_prompts"] = trained_on
-    if split != "test":
-        # Answers to rate, not the run's metrics: the report, Reports and the Rate tab keep the test evaluation.
-        rounds = store.experiments.get(experiment_id).get("split_evaluations") or {}
-        store.experiments.update(experiment_id, {"split_evaluations": {**rounds, result["evaluation_id"]: result}})
-        if sampling:
-            print(candidates_note(result, experiment_id))
-            return result
-        print(
-            f"\n{format_comparison(result)}\n\nNot held out: the {split} split's answers are logged as evaluation "
-            f"{result['evaluation_id']} for a rating round (--evaluation {result['evaluation_id']}); the run's "
-            "metrics and report are unchanged.\n"
-        )
-        return result
-    store.experiments.update(experiment_id, {"metrics": result})
-    report = report_from_logs(experiment_id, run.path, store)
-    print(f"\n{format_comparison(result)}\n\nReport: {report}\n")
-    return result
-
-
-def _server(config, run: RunFolder):
-    """The run's variants on --eval_endpoint, each checked there (the same names the app asks for)."""
-    if not config.eval.eval_endpoint:
-        raise ConfigError("--eval_backend openai needs --eval_endpoint URL (the server's address)")
-    api_key = os.environ.get(config.eval.eval_api_key_env) if config.eval.eval_api_key_env else None
-    if config.eval.eval_api_key_env and not api_key:
-        raise ConfigError(f"--eval_api_key_env {config.eval.eval_api_key_env}: that environment variable is not set")
-    return backend_for_plan(
-        plan_from_run(run.path), config.eval.eval_endpoint, api_key=api_key, served_names=config.eval.eval_served_names
-    )
-
-
-def candidates_note(result: dict[str, Any], experiment_id: str) -> str:
-    """What a candidates round logged, and the commands that rate and export it."""
-    names, evaluation = result["variants"], result["evaluation_id"]
-    pairs = [f"{names[k]},{names[k + 1]}" for k in range(0, len(names) - 1, 2)]
-    at, every = f"--experiment {experiment_id} --evaluation {evaluation}", ",".join(names)
-    lines = [
-        f"\n{result['n_examples']} prompts of the {result['split']} split, {len(names)} sampled answers each "
-        f"(temperature {result['decoding']['temperature']}, top_p {result['decoding']['top_p']}), logged as "
-        f"evaluation {evaluation}, variants {', '.join(names)}. Rate them in pairs, e.g.:",
-        *(f"  python -m bempathy.rating.simulated {at} --variants {pair}" for pair in pairs),
-        f"  python -m bempathy.human_eval export {at} {' '.join('--variants ' + p for p in pairs)} --output FILE",
-        "or every pair, then one pair per prompt, its best answer against its worst (best-of-N through ratings):",
-        f"  python -m bempathy.rating.simulated {at} --variants {every}",
-        f"  python -m bempathy.human_eval export {at} --variants {every} --best-vs-worst --output FILE\n",
-    ]
-    return "\n".join(lines)
-
-
-def format_comparison(result: dict[str, Any]) -> str:
-    """Every evaluated variant as a terminal table, with tuned minus base (and minus SFT) and their intervals."""
-    variants = result.get("variants") or [v for v in (BASE, TUNED) if v in result]
-    against = [(key, other) for key, other in (("delta", BASE), ("delta_vs_sft", SFT)) if key in result]
-    header = ("metric", *variants, *(f"{TUNED} − {other} [95% CI]" for _, other in against))
-    rows = [header]
-    for name in ("perplexity", "bleu", "chrf", "rouge1", "rouge2", "rougeL", "bengali_share", "mean_length"):
-        values = [result.get(v, {}).get(name) for v in variants]
-        cells = [name, *("" if value is None else f"{value:.3f}" for value in values)]
-        for key, _ in against:
-            delta = result[key].get(name)
-            text = ""
-            if delta is not None:
-                text = f"{delta['delta']:+.3f}"
-                if "ci_low" in delta:
-                    text += f" [{delta['ci_low']:+.3f}, {delta['ci_high']:+.3f}]"
-            cells.append(text)
-        rows.append(tuple(cells))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in rows]
-    left_out = result.get("left_out_trained_prompts")
-    note = f" ({left_out} left out: the preference stage trained on their prompts)" if left_out else ""
-    split = result.get("split", "test")
-    title = "Held-out test split" if split == "test" else f"The {split} split (not held out)"
-    return f"{title}, {result['n_examples']} examples{note}\n" + "\n".join(lines)

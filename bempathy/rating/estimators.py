@@ -1,6 +1,7 @@
-"""The estimators behind the rating figures: Wilson intervals, an exact binomial test, Krippendorff's alpha and
-Bradley-Terry strengths. Plain numpy functions of arrays, kept apart from how ratings are parsed and grouped
-(:mod:`bempathy.rating.stats`) so each can be checked against a reference implementation on its own."""
+"""The estimators behind the rating figures: Wilson intervals, an exact binomial test, a cluster bootstrap,
+Krippendorff's alpha and Bradley-Terry strengths. Plain numpy functions of arrays, kept apart from how ratings are
+parsed and grouped (:mod:`bempathy.rating.stats`) so each can be checked against a reference implementation
+on its own."""
 
 from __future__ import annotations
 
@@ -32,6 +33,28 @@ def binomial_two_sided_p(k: int, n: int) -> float | None:
     peak = log_comb.max()
     log_tail = peak + math.log(float(np.exp(log_comb - peak).sum())) - n * math.log(2)
     return min(1.0, 2 * math.exp(log_tail))
+
+
+def clustered_rate_interval(tallies: np.ndarray, resamples: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
+    """Percentile bootstrap interval of wins / (wins + losses) when whole clusters are resampled.
+
+    ``tallies`` is one (wins, losses) row per cluster (a prompt: its sampled items and their ratings share its
+    text, so they are not independent and an interval over ratings is too narrow). A resample whose clusters hold
+    no win or loss has no rate: it is left out, not counted as 0. No win or loss at all: None bounds.
+    """
+    counts = np.asarray(tallies, dtype=float).reshape(-1, 2)
+    if not counts.size or not counts.sum():
+        return {"low": None, "high": None, "clusters": len(counts)}
+    picks = np.random.default_rng(seed).integers(0, len(counts), size=(resamples, len(counts)))
+    won, lost = counts[picks, 0].sum(axis=1), counts[picks, 1].sum(axis=1)
+    decided = won + lost > 0
+    rates = won[decided] / (won[decided] + lost[decided])
+    tail = (1 - level) / 2
+    return {
+        "low": float(np.quantile(rates, tail)),
+        "high": float(np.quantile(rates, 1 - tail)),
+        "clusters": len(counts),
+    }
 
 
 def krippendorff_alpha(units: np.ndarray, values: np.ndarray, level: str = "interval") -> float | None:

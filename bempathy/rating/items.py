@@ -188,6 +188,22 @@ def resolve_evaluation(store: Store, experiment_id: str | None, evaluation_id: s
     return experiment_id, evaluation_id
 
 
+def sampled_pairs(store: Store, evaluation_id: str, variants: tuple[str, str]) -> list[tuple[str, str]]:
+    """The variant pairs that ``variants`` names in this evaluation: itself when both were logged; in a sampled
+    comparison (``--eval_sample_variants sft,tuned``: ``sft_sample1``, ``tuned_sample1``, ...) every k-th pair,
+    so each sampled answer meets the other model's answer of the same rank. Unknown names give ``[variants]``,
+    whose items :func:`run_items` then refuses with the names it found."""
+    logged = {str(r.get("variant")) for r in store.responses.find(evaluation_id=evaluation_id)}
+    first, second = variants
+    if {first, second} <= logged:
+        return [variants]
+    prefix = f"{first}_sample"
+    ranks = [name[len(prefix) :] for name in logged if name.startswith(prefix) and name[len(prefix) :].isdecimal()]
+    ranks = [rank for rank in ranks if f"{second}_sample{rank}" in logged]
+    ranks.sort(key=lambda rank: (len(rank), rank))  # sample2 before sample10
+    return [(f"{first}_sample{k}", f"{second}_sample{k}") for k in ranks] or [variants]
+
+
 def run_items(store: Store, experiment_id: str, evaluation_id: str, variants: tuple[str, str]) -> list[Item]:
     """One item per prompt of the evaluation that has an answer from both variants, in log order."""
     system_prompt = system_prompt_of((store.experiments.get(experiment_id) or {}).get("config"))

@@ -29,6 +29,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from statistics import NormalDist
 
+from bempathy.rating.estimators import clustered_rate_interval
 from bempathy.rating.items import (
     CRITERIA_NAMES,
     HumanEvalError,
@@ -36,6 +37,7 @@ from bempathy.rating.items import (
     rating_record,
     resolve_evaluation,
     run_items,
+    sampled_pairs,
     shown_order,
     unit_hash,
 )
@@ -215,13 +217,46 @@ def simulate_round(
     return {"written": written, "items": len(by_id), "raters": raters, "complete": len(by_id) - short, "short": short}
 
 
-def crowd_win_rate(records: list[dict], first: str, second: str, experiment_id: str | None = None) -> dict:
-    """The second variant's win rate over the first among simulated ratings, with stats.py's Wilson 95% interval."""
+def crowd_win_rate(
+    records: list[dict], first: str, second: str, experiment_id: str | None = None, seed: int = 0
+) -> dict:
+    """The second variant's win rate over the first among simulated ratings, with stats.py's Wilson 95% interval,
+    plus ``by_prompt``: the decisive rate's interval when whole prompts are resampled (a prompt's items, and its
+    ratings, are not independent; see :func:`clustered_rate_interval`)."""
     simulated = [r for r in records if r.get("simulated")]  # summarize keeps them out of every human figure
     summary = summarize(
         simulated, experiment_id=experiment_id, base=first, tuned=second, bootstrap_resamples=0, include_simulated=True
     )
-    return summary["win_rate"]
+    tally: dict[str, list[int]] = {}
+    for record in simulated:
+        if experiment_id is None or record.get("experiment_id") == experiment_id:
+            wins = tally.setdefault(str(record.get("example_id") or record.get("item_id")), [0, 0])
+            wins[0] += record.get("preferred_variant") == second
+            wins[1] += record.get("preferred_variant") == first
+    return {**summary["win_rate"], "by_prompt": clustered_rate_interval(list(tally.values()), seed=seed)}
+
+
+def pooled(records: list[dict], pairs: list[tuple[str, str]], names: tuple[str, str]) -> list[dict]:
+    """Records of several variant pairs (a sampled comparison's ``sft_sample{k}`` vs ``tuned_sample{k}``) renamed to
+    one pair, so every rank counts toward one win rate; the stored records are not touched."""
+    rename = {old: new for pair in pairs for old, new in zip(pair, names, strict=True)}
+    out = []
+    for record in records:
+        copy = dict(record)
+        copy["shown"] = [rename.get(v, v) for v in record.get("shown") or []]
+        copy["scores"] = {rename.get(v, v): s for v, s in (record.get("scores") or {}).items()}
+        copy["preferred_variant"] = rename.get(record.get("preferred_variant"), record.get("preferred_variant"))
+        out.append(copy)
+    return out
+
+
+def evaluation_win_rate(store: Store, experiment_id: str, evaluation_id: str, names: tuple[str, str]) -> dict:
+    """:func:`crowd_win_rate` of ``names[1]`` over ``names[0]`` on one evaluation's simulated ratings; on a sampled
+    comparison every rank's pair (``sft_sample{k}`` vs ``tuned_sample{k}``) is pooled into it."""
+    pairs = sampled_pairs(store, evaluation_id, names)
+    item_ids = {item.item_id for pair in pairs for item in run_items(store, experiment_id, evaluation_id, pair)}
+    records = [r for r in store.ratings.find(evaluation_id=evaluation_id) if r.get("item_id") in item_ids]
+    return crowd_win_rate(pooled(records, pairs, names), *names, experiment_id=experiment_id)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -249,8 +284,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace, store: Store) -> None:
-    pairs = variant_pairs(args.variants, flag="--variants")
+    requested = variant_pairs(args.variants, flag="--variants")
     experiment_id, evaluation_id = resolve_evaluation(store, args.experiment, args.evaluation)  # type: ignore[misc]
+    # Two names on a sampled comparison (sft_sample1, tuned_sample1, ...): the k-th answers, rank by rank.
+    pairs = sampled_pairs(store, evaluation_id, requested[0]) if len(requested) == 1 else requested
     items = [item for pair in pairs for item in run_items(store, experiment_id, evaluation_id, pair)]
     counts = simulate_round(
         store,
@@ -267,24 +304,25 @@ def _run(args: argparse.Namespace, store: Store) -> None:
         f"wrote {counts['written']} simulated ratings ({counts['raters']} raters, seed {args.seed}); "
         f"{counts['complete']} of {counts['items']} items{of_pairs} have {args.ratings_per_item} ratings"
     )
-    if len(pairs) == 1:
-        item_ids = {item.item_id for item in items}
-        records = [r for r in store.ratings.find(evaluation_id=evaluation_id) if r.get("item_id") in item_ids]
-        _print_win_rate(crowd_win_rate(records, *pairs[0], experiment_id=experiment_id), pairs[0])
+    if len(requested) == 1:
+        if pairs != requested:
+            print(f"{len(pairs)} sampled answers per prompt and variant, k-th against k-th, pooled into one win rate")
+        win = evaluation_win_rate(store, experiment_id, evaluation_id, requested[0])
+        print("\n".join(win_rate_lines(win, requested[0])))
     print("these are simulated ratings: never report them as human judgements")
 
 
-def _print_win_rate(win: dict, variants: tuple[str, str]) -> None:
+def win_rate_lines(win: dict, variants: tuple[str, str]) -> list[str]:
+    """The crowd's win rate of ``variants[1]`` over ``variants[0]`` (with its tally) and the decisive rate."""
     if win["win"] is None:
-        print(f"simulated win rate of {variants[1]} over {variants[0]}: no simulated ratings")
-        return
+        return [f"simulated win rate of {variants[1]} over {variants[0]}: no simulated ratings"]
     low, high = win["intervals"]["win"]["low"], win["intervals"]["win"]["high"]
     tally = ", ".join(f"{k} {win['counts'][k]}" for k in ("win", "tie", "loss", "both_bad"))
-    print(
+    return [
         f"simulated crowd win rate of {variants[1]} over {variants[0]}: {win['win']:.3f} "
-        f"(95% Wilson interval {low:.3f}-{high:.3f}; n={win['n']}: {tally})"
-    )
-    print(decisive_line(win))
+        f"(95% Wilson interval {low:.3f}-{high:.3f}; n={win['n']}: {tally})",
+        decisive_line(win),
+    ]
 
 
 def decisive_line(win: dict) -> str:
@@ -296,7 +334,14 @@ def decisive_line(win: dict) -> str:
     return (
         f"decisive win rate (ties and both bad out; 0.5 = equal): {decisive['win']:.3f} "
         f"[{interval['low']:.3f}, {interval['high']:.3f}] (n={decisive['n']}, sign test p={decisive['p_value']:.3g})"
+        + _by_prompt(win.get("by_prompt"))
     )
+
+
+def _by_prompt(interval: dict | None) -> str:
+    if not interval or interval.get("low") is None:
+        return ""
+    return f"; resampling its {interval['clusters']} prompts [{interval['low']:.3f}, {interval['high']:.3f}]"
 
 
 def main(argv: list[str] | None = None) -> int:
