@@ -8,7 +8,8 @@ commands for several draws on one SFT run and rates each preference model agains
 - **greedy**: ``--stage evaluate`` (``--eval_split val`` logs a round to rate; test gives the run's metrics);
 - **sampled**: ``--stage evaluate --eval_samples K --eval_sample_variants sft,tuned`` at the Chat tab's default
   temperature and top_p (``bempathy.serve.requests``: 0.7, 0.9; the length is the preset's ``max_new_tokens``,
-  not the Chat tab's 256), which ``rating.simulated --variants sft,tuned`` rates k-th answer against k-th.
+  not the Chat tab's 256 unless ``--chat-length`` adds that round), which ``rating.simulated --variants
+  sft,tuned`` rates k-th answer against k-th.
 
 Both are rated by ``python -m bempathy.rating.simulated`` (3 ratings per item, the draw's seed), and the figures
 are :func:`bempathy.rating.simulated.evaluation_win_rate`'s: Wilson intervals over ratings, the decisive rate
@@ -36,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from bempathy.rating.simulated import decisive_line, evaluation_win_rate, repetition  # noqa: E402
 from bempathy.runs import RunFolder  # noqa: E402
-from bempathy.serve.requests import CHAT_TEMPERATURE, CHAT_TOP_P  # noqa: E402
+from bempathy.serve.requests import CHAT_MAX_NEW_TOKENS, CHAT_TEMPERATURE, CHAT_TOP_P  # noqa: E402
 from bempathy.storage.store import Store  # noqa: E402
 
 PRESET = "configs/tiny-cpu.yaml"
@@ -61,16 +62,19 @@ def candidates(store: Store, experiment_id: str) -> str:
     return found[-1]
 
 
-def second_round(run_dir: Path, logs: Path, seed: int, samples: int, log: Path) -> dict:
-    """SFT vs the preference model on val and test: greedy, and ``samples`` sampled answers each (at 0.7 / 0.9),
-    each round the evaluate stage's and rated by the simulated crowd's command."""
+def second_round(run_dir: Path, logs: Path, seed: int, samples: int, log: Path, chat_length: bool) -> dict:
+    """SFT vs the preference model on val and test: greedy, and ``samples`` sampled answers each (at 0.7 / 0.9;
+    with ``chat_length`` also at the Chat tab's 256 new tokens), each round the evaluate stage's and rated by the
+    simulated crowd's command."""
     at = ["--config", PRESET, "--output_dir", str(run_dir), "--logs_dir", str(logs), "--eval_max_examples", "100000"]
     as_chat = ["--eval_sample_variants", "sft,tuned", "--eval_temperature", str(CHAT_TEMPERATURE), "--eval_top_p",
                str(CHAT_TOP_P), "--eval_seed", str(seed), "--eval_samples", str(samples)]  # fmt: skip
     experiment = str(RunFolder(run_dir).experiment_id())
     results: dict = {}
     for split in ("val", "test"):
-        for mode, extra in (("greedy", []), ("sampled", as_chat)):
+        modes = [("greedy", []), ("sampled", as_chat)]
+        modes += [("sampled-chat-length", [*as_chat, "--max_new_tokens", str(CHAT_MAX_NEW_TOKENS)])] * chat_length
+        for mode, extra in modes:
             sh(sys.executable, "train.py", *at, "--stage", "evaluate", "--eval_split", split, *extra, log=log)
             evaluation = latest_evaluation(logs, experiment)
             sh(sys.executable, "-m", "bempathy.rating.simulated", "--logs-dir", str(logs), "--experiment", experiment,
@@ -110,6 +114,9 @@ def main() -> int:
     parser.add_argument("--work", type=Path, required=True, help="folder of the SFT run (runs/tiny) and logs")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="rating draws (the crowd's --seed)")
     parser.add_argument("--samples", type=int, default=4, help="sampled answers per prompt and variant in round 2")
+    parser.add_argument(
+        "--chat-length", action="store_true", help="round 2 also samples at the Chat tab's 256 new tokens"
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     work, log = args.work.resolve(), args.work.resolve() / "loop.log"
@@ -141,7 +148,7 @@ def main() -> int:
            "--preferences", str(draw / "prefs.jsonl"), "--preference_loss", "dpo", "--dpo_loss_type", "sft",
            "--preference_max_steps", "32", "--output_dir", str(draw / "run"), "--logs_dir", str(draw / "logs"),
            log=log)  # fmt: skip
-        results = second_round(draw / "run", draw / "logs", seed, args.samples, log)
+        results = second_round(draw / "run", draw / "logs", seed, args.samples, log, args.chat_length)
         pairs = sum(1 for _ in (draw / "prefs.jsonl").open())
         store = Store(draw / "logs", ratings_fold_interval=None)
         held = (store.experiments.get(RunFolder(draw / "run").experiment_id()) or {}).get("held_out") or {}

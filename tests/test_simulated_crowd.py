@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bempathy.rating.items import HumanEvalError, Item, run_items, shown_order
+from bempathy.rating.items import HumanEvalError, Item, run_items, shown_order, unit_hash
 from bempathy.rating.preferences import PreferenceFilters, preference_data
 from bempathy.rating.service import RatingService
 from bempathy.rating.simulated import counsellor_hits, main, repetition, simulate_round, simulated_rating, taste
@@ -217,3 +217,24 @@ def test_help_runs_as_a_module() -> None:
     assert result.returncode == 0
     assert all(flag in result.stdout for flag in ("--experiment", "--variants", "--raters", "--ratings-per-item"))
     assert "SIMULATED" in result.stdout
+
+
+def test_each_turn_takes_the_open_item_with_fewest_ratings_in_the_raters_hash_order(store: Store) -> None:
+    """The assignment rule, replayed from the stored order: ratings already stored count, raters take turns."""
+    experiment_id = make_run(store, n=9, close=4)
+    items = run_items(store, experiment_id, "ev1", ("base", "tuned"))
+    first = {"raters": 4, "ratings_per_item": 1, "seed": 5, "experiment_id": experiment_id, "evaluation_id": "ev1"}
+    simulate_round(store, items[:5], **first)  # five items start with a rating from another round
+    stored = len(store.ratings.all())
+    simulate_round(store, items, raters=4, ratings_per_item=3, seed=2, experiment_id=experiment_id, evaluation_id="ev1")
+    records = store.ratings.all()
+    counts = Counter(r["item_id"] for r in records[:stored])
+    done = {(r["rater_id"], r["item_id"]) for r in records[:stored]}
+    for record in records[stored:]:
+        rater = record["rater_id"]
+        open_items = [i.item_id for i in items if counts[i.item_id] < 3 and (rater, i.item_id) not in done]
+        expected = min(open_items, key=lambda i: (counts[i], unit_hash(2, "order", rater, i)))
+        assert record["item_id"] == expected
+        counts[expected] += 1
+        done.add((rater, expected))
+    assert all(counts[i.item_id] == 3 for i in items)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import heapq
 import math
 import sys
 import unicodedata
@@ -173,6 +174,8 @@ def simulate_round(
     counts: Counter = Counter()
     rated: dict[str, set[str]] = defaultdict(set)
     slots: dict[str, set[str]] = defaultdict(set)
+    names = rater_ids(raters)
+    queues: dict[str, list[tuple[int, float, str]]] = {}
     cursor = None
 
     def refresh() -> None:
@@ -180,7 +183,7 @@ def simulate_round(
         nonlocal cursor
         records, cursor, reset = store.ratings.changes(cursor)
         if reset:
-            for state in (counts, rated, slots):
+            for state in (counts, rated, slots, queues):
                 state.clear()
         for record in records:
             if record.get("item_id") in by_id:
@@ -189,19 +192,37 @@ def simulate_round(
                 if record.get("slot") is not None:
                     slots[record["item_id"]].add(str(record["slot"]))
 
+    def next_item(rater: str) -> str | None:
+        """The open item this rater has not rated with the fewest ratings, ties by the rater's hash order.
+
+        A lazy heap per rater keyed by (count when queued, hash): counts only grow, so an entry whose count is
+        stale sorts too early and is queued again at its count; the first current entry is the true minimum.
+        Linear in the items per round instead of per rating (a candidates round has thousands of items).
+        """
+        if rater not in queues:  # first turn, or the journal was reset
+            queues[rater] = [(counts[i], unit_hash(seed, "order", rater, i), i) for i in by_id]
+            heapq.heapify(queues[rater])
+        queue = queues[rater]
+        while queue:
+            count, order, item_id = queue[0]
+            if counts[item_id] >= ratings_per_item or item_id in rated[rater] or (rater, item_id) in refused:
+                heapq.heappop(queue)
+            elif count != counts[item_id]:
+                heapq.heapreplace(queue, (counts[item_id], order, item_id))
+            else:
+                return item_id
+        return None
+
     store.ratings.ensure_index(UNIQUE_ON, SLOT_UNIQUE_ON)
     refresh()
     written, busy = 0, True
     refused: set[tuple[str, str]] = set()  # (rater, item) the journal refused: never offered again, so no loop
     while busy:
         busy = False
-        for rater in rater_ids(raters):
-            open_items = [
-                i for i in by_id if counts[i] < ratings_per_item and i not in rated[rater] and (rater, i) not in refused
-            ]
-            if not open_items:
+        for rater in names:
+            item_id = next_item(rater)
+            if item_id is None:
                 continue
-            item_id = min(open_items, key=lambda i: (counts[i], unit_hash(seed, "order", rater, i)))
             slot = next(str(n) for n in range(ratings_per_item) if str(n) not in slots[item_id])
             record = simulated_rating(
                 by_id[item_id], rater, seed=seed, experiment_id=experiment_id, evaluation_id=evaluation_id
