@@ -14,9 +14,10 @@ train.py option can be appended (e.g. `--num_train_epochs 1`); they apply to the
 (printed as it runs): the fine-tune samples 8 answers per *train* prompt, a SIMULATED crowd
 (`bempathy.rating.simulated`, no people) rates every pair of them, each prompt's best-ranked answer against its
 worst becomes a DPO pair, DPO trains on them from the fine-tune (holding some prompts out to check it ranks unseen
-pairs), and the preference run answers the held-out *test* prompts twice, greedy as base, SFT and tuned (the
-metrics and report) and sampled as SFT and tuned (4 answers each, as the Chat tab samples), each rated SFT against
-tuned by the same crowd. The app then serves the three variants.
+pairs). The preference run then answers the held-out *test* prompts greedy as base, SFT and tuned (the metrics
+and report), and the held-out *val* and *test* prompts sampled as SFT and tuned (4 answers each at the Chat tab's
+temperature and top_p, at the preset's length), each round rated SFT against tuned by the same crowd. The app then
+serves the three variants.
 """
 
 from __future__ import annotations
@@ -141,8 +142,8 @@ def preference_loop(run: Path, logs_dir: str | None) -> tuple[int, Path]:
         if status != 0:
             break
         status = _run_step(
-            f"7/8 ({split}) SFT and the preference model sample {ROUND2_SAMPLES} answers per {split} prompt, as the "
-            f"Chat tab does (temperature {CHAT_TEMPERATURE}, top_p {CHAT_TOP_P})",
+            f"7/8 ({split}) SFT and the preference model sample {ROUND2_SAMPLES} answers per {split} prompt at the "
+            f"Chat tab's temperature {CHAT_TEMPERATURE} and top_p {CHAT_TOP_P} (the preset's length)",
             "train.py",
             [*preset, "--stage", "evaluate", "--eval_split", split, *as_chat, *at_out],
         )

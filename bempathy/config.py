@@ -124,18 +124,20 @@ class EvalArguments:
     eval_samples: int = field(
         default=0,
         metadata={
-            "help": "0: every variant's greedy answer, scored (the metrics). K >= 2 (train or val split only): K "
-            "sampled answers of the tuned model per prompt, logged as variants sample1..sampleK and not scored: "
-            "on-policy candidates for a rating round whose preferences a preference stage trains on."
+            "help": "0: every variant's greedy answer, scored (the metrics). K >= 2: K sampled answers per prompt, "
+            "not scored: the tuned model's as variants sample1..sampleK (train or val split only; on-policy "
+            "candidates for a rating round a preference stage trains on), or a sampled comparison "
+            "(--eval_sample_variants)."
         },
     )
     eval_sample_variants: str = field(
         default="tuned",
         metadata={
-            "help": "Who samples with --eval_samples. tuned: candidates sample1..sampleK for a rating round (train or "
-            "val split). Two or more of base,sft,tuned (e.g. sft,tuned on a preference run): a sampled comparison, "
-            "variants sft_sample1, tuned_sample1, ..., which python -m bempathy.rating.simulated --variants sft,tuned "
-            "rates k-th answer against k-th; allowed on the test split (app users get sampled answers, the metrics "
+            "help": "Who samples with --eval_samples. One name (default tuned): that model's candidates "
+            "sample1..sampleK for a rating round (train or val split). Two or more of base,sft,tuned (e.g. sft,tuned "
+            "on a preference run): a sampled comparison, variants sft_sample1, tuned_sample1, ..., which python -m "
+            "bempathy.rating.simulated --variants sft,tuned rates k-th answer against k-th; allowed on the test "
+            "split (app users get sampled answers, the metrics "
             "greedy ones)."
         },
     )
@@ -473,13 +475,15 @@ def parse_config(args: Sequence[str] | None = None, parser: TrlParser | None = N
             "--eval_backend openai needs a trained run the server already serves: train first (--stage train), "
             "start the server, then --stage evaluate"
         )
+    samplers = sample_variants(evaluation.eval_sample_variants)  # checked even unused: a typo is caught early
     if evaluation.eval_samples:
-        samplers = sample_variants(evaluation.eval_sample_variants)
-        if evaluation.eval_samples < 2 or (evaluation.eval_split == "test" and len(samplers) == 1):
+        if evaluation.eval_samples < 2:
+            raise ConfigError(f"--eval_samples takes 2 or more answers per prompt; got {evaluation.eval_samples}")
+        if evaluation.eval_split == "test" and len(samplers) == 1:
             raise ConfigError(
-                "--eval_samples takes 2 or more sampled answers per prompt, for a rating round on the train or val "
-                f"split (--eval_split train); got {evaluation.eval_samples} on the {evaluation.eval_split} split, "
-                "whose metrics use greedy answers (a sampled comparison, --eval_sample_variants sft,tuned, may use it)"
+                "--eval_samples with one model is a candidates round to rate and train on: use the train or val split "
+                "(--eval_split train), not test, whose metrics use greedy answers (a sampled comparison, "
+                "--eval_sample_variants sft,tuned, may use it)"
             )
         if not evaluation.eval_temperature > 0 or not 0 < evaluation.eval_top_p <= 1:
             raise ConfigError("--eval_temperature must be above 0 and --eval_top_p in (0, 1]")

@@ -202,18 +202,20 @@ def test_sampling_a_variant_the_run_lacks_is_a_one_line_error_and_nothing_is_log
 
 
 @pytest.mark.parametrize(
-    "flags",
+    ("flags", "message"),
     [
-        ["--eval_samples", "1", "--eval_split", "train"],
-        ["--eval_samples", "4"],
-        ["--eval_samples", "2", "--eval_split", "val", "--eval_top_p", "0"],
-        ["--eval_samples", "2", "--eval_sample_variants", "sft,dpo"],
+        (["--eval_samples", "1", "--eval_split", "train"], "--eval_samples takes 2 or more"),
+        (["--eval_samples", "4"], "use the train or val split"),
+        (["--eval_samples", "2", "--eval_split", "val", "--eval_top_p", "0"], "--eval_top_p in (0, 1]"),
+        (["--eval_samples", "2", "--eval_sample_variants", "sft,dpo"], "--eval_sample_variants takes different"),
+        (["--eval_sample_variants", "tuned,tuned"], "--eval_sample_variants takes different"),  # even unused
     ],
-    ids=["one-sample", "test-split", "top-p", "unknown-variant"],
+    ids=["one-sample", "test-split", "top-p", "unknown-variant", "repeated-variant"],
 )
-def test_bad_candidate_settings_are_one_line_errors(flags, capsys):
+def test_bad_candidate_settings_are_one_line_errors(flags, message, capsys):
     assert train.main(["--config", str(TINY_PRESET), "--stage", "evaluate", *flags]) == 2
-    assert "--eval_" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
 
 
 def test_a_preference_run_is_scored_as_base_sft_and_tuned_on_prompts_it_did_not_train_on(evaluated):

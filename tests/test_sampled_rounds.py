@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from bempathy.config import ConfigError, sample_variants
-from bempathy.eval.evaluator import sample_names
+from bempathy.eval.evaluator import Evaluator, sample_names
+from bempathy.model.chat import DecodingSettings, Generation
 from bempathy.rating.estimators import clustered_rate_interval
 from bempathy.rating.items import HumanEvalError, sampled_pairs
 from bempathy.rating.simulated import crowd_win_rate, evaluation_win_rate, main, pooled
@@ -140,12 +141,50 @@ def test_a_prompt_won_throughout_has_no_spread_and_no_decisive_rating_no_interva
     assert clustered_rate_interval(np.zeros((0, 2)))["high"] is None
 
 
-def test_crowd_win_rate_groups_its_interval_by_prompt():
-    records = [
-        {"simulated": True, "example_id": p, "shown": ["sft", "tuned"], "preference": "B", "preferred_variant": "tuned",
-         "rater_id": f"r{k}", "item_id": f"{p}-{k}", "scores": {v: dict.fromkeys(("empathy", "tone", "helpfulness"), 3)
-                                                                for v in ("sft", "tuned")}}
-        for p in ("a", "b") for k in range(3)
-    ]  # fmt: skip
+def _rating(prompt: str, k: int, shown: tuple[str, str], preferred: str | None) -> dict:
+    scores = {v: dict.fromkeys(("empathy", "tone", "helpfulness"), 3) for v in shown}
+    preference = {shown[0]: "A", shown[1]: "B"}.get(preferred, "tie")
+    return {"simulated": True, "example_id": prompt, "shown": list(shown), "preference": preference,
+            "preferred_variant": preferred, "rater_id": f"r{k}", "item_id": f"{prompt}-{'-'.join(shown)}-{k}",
+            "scores": scores}  # fmt: skip
+
+
+def test_crowd_win_rate_groups_its_interval_by_prompt_and_counts_only_its_pair():
+    records = [_rating(p, k, ("sft", "tuned"), "tuned") for p in ("a", "b") for k in range(3)]
+    records += [_rating("c", k, ("sft", "base"), "sft") for k in range(3)]  # another pair: in neither figure
     win = crowd_win_rate(records, "sft", "tuned")
-    assert win["counts"]["win"] == 6 and win["by_prompt"]["clusters"] == 2
+    assert win["counts"]["win"] == 6 and win["decisive"]["win"] == 1.0
+    assert win["by_prompt"] == {"low": 1.0, "high": 1.0, "clusters": 2}
+    records.append(_rating("b", 9, ("tuned", "sft"), "sft"))
+    mixed = crowd_win_rate(records, "sft", "tuned")["by_prompt"]
+    assert mixed["clusters"] == 2 and mixed["low"] < 1.0 and mixed["high"] == 1.0
+
+
+class _EchoChat:
+    """A model stand-in whose answer says which variant wrote it to which prompt."""
+
+    adapters = ("sft", "tuned")
+
+    def generate(self, conversations, variants, decoding, batch_size, progress=None, seed=None):
+        assert len(conversations) == len(variants) and decoding.do_sample
+        if progress is not None:
+            progress.update(len(conversations))
+        return [Generation(f"{v}|{c[-1]['content']}", 0.0, 1) for c, v in zip(conversations, variants, strict=True)]
+
+
+def test_every_sampled_answer_is_logged_under_the_model_that_wrote_it(store: Store):
+    rows = [
+        {"id": f"ex{i}", "messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "r"}]}
+        for i in range(5)
+    ]
+    evaluator = Evaluator(_EchoChat(), store, DecodingSettings(do_sample=True), batch_size=4)  # type: ignore[arg-type]
+    result = evaluator.sample_candidates(rows, "pref", "test", 3, seed=1, variants=("sft", "tuned"))
+    assert result["kind"] == "sampled" and result["decoding"]["batch_size"] == 6  # whole prompts per call
+    logged = store.responses.find(evaluation_id=result["evaluation_id"])
+    assert len(logged) == 5 * 6
+    for record in logged:
+        variant = record["variant"].split("_sample")[0]
+        assert record["response_text"] == f"{variant}|{record['input_text']}"
+        assert record["input_text"] == "q" + record["example_id"][2:]
+    with pytest.raises(ValueError, match="sampled variants must be different names among base, sft, tuned"):
+        evaluator.sample_candidates(rows, "pref", "test", 2, seed=1, variants=("sft", "dpo"))

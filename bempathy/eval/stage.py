@@ -117,12 +117,14 @@ def sampled_note(result: dict[str, Any], experiment_id: str) -> str:
         f"variants {', '.join(names)}."
     )
     if result.get("kind") == "sampled":
-        first, second = decoding["sampled_variants"][:2]
+        models = decoding["sampled_variants"]
+        pairs = [f"{a},{b}" for k, a in enumerate(models) for b in models[k + 1 :]]
         return "\n".join(
             [
                 logged,
-                f"Not the run's metrics. Rate {second} against {first}, k-th sampled answer against k-th, e.g.:",
-                f"  python -m bempathy.rating.simulated {at} --variants {first},{second}\n",
+                "Not the run's metrics. Rate two models, each one's k-th sampled answer against the other's k-th:",
+                *(f"  python -m bempathy.rating.simulated {at} --variants {pair}" for pair in pairs),
+                "",
             ]
         )
     pairs = [f"{names[k]},{names[k + 1]}" for k in range(0, len(names) - 1, 2)]

@@ -249,8 +249,11 @@ def crowd_win_rate(
         simulated, experiment_id=experiment_id, base=first, tuned=second, bootstrap_resamples=0, include_simulated=True
     )
     tally: dict[str, list[int]] = {}
-    for record in simulated:
-        if experiment_id is None or record.get("experiment_id") == experiment_id:
+    for record in simulated:  # the ratings summarize counts in the win rate: this pair, this experiment
+        if set(record.get("shown") or ()) == {first, second} and (
+            experiment_id is None or record.get("experiment_id") == experiment_id
+        ):
+            # A prompt is its example id; logs without one fall back to the item (one prompt per item then).
             wins = tally.setdefault(str(record.get("example_id") or record.get("item_id")), [0, 0])
             wins[0] += record.get("preferred_variant") == second
             wins[1] += record.get("preferred_variant") == first
@@ -295,8 +298,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--variants",
         default="base,tuned",
-        help="FIRST,SECOND; win rate is SECOND over FIRST. Three or more names (sample1,...,sample8): every pair of "
-        "them is rated, for a best-vs-worst export",
+        help="FIRST,SECOND; win rate is SECOND over FIRST. On a sampled comparison (--eval_sample_variants "
+        "sft,tuned) two names rate FIRST_sampleK against SECOND_sampleK for every K, pooled into one win rate. Three "
+        "or more names (sample1,...,sample8): every pair of them is rated, for a best-vs-worst export",
     )
     parser.add_argument("--raters", type=int, default=8, help="simulated raters sim-01.. (default: 8)")
     parser.add_argument("--ratings-per-item", type=int, default=3, help="ratings each item ends with (default: 3)")

@@ -90,12 +90,12 @@ def build_compare_tab(ctx: AppContext) -> None:
     names = ["left", "right", "third"][: len(defaults)]
     dropdowns, texts, stats = [], [], []
     with gr.Row():
-        for name, default in zip(names, defaults, strict=True):
+        for number, (name, default) in enumerate(zip(names, defaults, strict=True), start=1):
             with gr.Column():
-                title = name.capitalize()
-                dropdowns.append(gr.Dropdown(choices, value=default, label=title, elem_id=f"compare-{name}-variant"))
+                label = f"Model {number}"  # the dropdown shows which variant; "Left" / "Third" said nothing
+                dropdowns.append(gr.Dropdown(choices, value=default, label=label, elem_id=f"compare-{name}-variant"))
                 texts.append(
-                    gr.Textbox(label=f"{title} answer", lines=10, interactive=False, elem_id=f"compare-{name}")
+                    gr.Textbox(label=f"Answer {number}", lines=10, interactive=False, elem_id=f"compare-{name}")
                 )
                 stats.append(gr.Markdown(elem_id=f"compare-{name}-stats"))
     columns = len(defaults)
