@@ -21,6 +21,7 @@ FROZEN = ROUNDS / "frozen_round4.jsonl"  # the final test: never trained or tune
 UNSEEN = ROUNDS / "round17.jsonl"  # scored, then kept out when rounds 12-16 became training data
 NEWEST = [ROUNDS / "round18.jsonl", ROUNDS / "round19.jsonl"]  # scored at first contact on the shipped model
 LATEST = [ROUNDS / "round20.jsonl", ROUNDS / "round21.jsonl"]  # scored at first contact on M7 (shipped)
+NEWER = [ROUNDS / "round22.jsonl", ROUNDS / "round23.jsonl"]  # scored at first contact on M7, one session later
 SHORT = ROUNDS / "short_turns.jsonl"  # short chat turns ("ঠিক আছে", "who r u"), written apart, never trained on
 
 
@@ -47,9 +48,9 @@ SMALL = [
 
 @pytest.mark.parametrize(
     ("held_out", "alike"),
-    # one idiom of round 17 another helper wrote word for word
-    [(FROZEN, 0), (UNSEEN, 1), (NEWEST[0], 0), (NEWEST[1], 0), (LATEST[0], 0), (LATEST[1], 0), (SHORT, 0)],
-    ids=["frozen", "round17", "round18", "round19", "round20", "round21", "short_turns"],
+    # lines training data holds word for word: an idiom (17), "this assignment is killing me lol" (22), "hi" (23)
+    [(FROZEN, 0), (UNSEEN, 1), *((path, 0) for path in (*NEWEST, *LATEST)), (NEWER[0], 1), (NEWER[1], 1), (SHORT, 0)],
+    ids=["frozen", "round17", "round18", "round19", "round20", "round21", "round22", "round23", "short_turns"],
 )
 def test_the_held_out_rounds_were_never_training_data(held_out, alike):
     trained = {_key(r["text"]) for r in load_labelled(learned.TRAIN_FILE)}
@@ -163,6 +164,18 @@ def test_rounds_20_and_21_meet_every_target(path):
     target is met in both; these floors keep them met."""
     report = evaluate(load_labelled(path))
     assert report["recall_concern_or_above"] >= 0.90 and report["recall"] >= 0.95
+    assert report["false_alarm_rate"] <= 0.05
+    assert report["false_alarm_rate_concern_or_above"] <= 0.10
+
+
+@pytest.mark.parametrize("path", NEWER, ids=["round22", "round23"])
+def test_rounds_22_and_23_meet_the_recall_and_false_alarm_targets(path):
+    """Rounds 22 and 23 (bench/RESULTS.md), scored once at first contact on M7: concern+ recall 0.929 and 0.982,
+    crisis recall 0.917 and 0.972; false alarms 0.025 and 0.050 at crisis, 0.100 in both at concern+. The issue's
+    targets (concern+ recall >= 0.90, false alarms <= 0.10 / <= 0.05) are met in both; these floors keep them met.
+    Crisis recall has no target of its own: round 22's three crisis misses are listed in the results."""
+    report = evaluate(load_labelled(path))
+    assert report["recall_concern_or_above"] >= 0.90 and report["recall"] >= 0.90
     assert report["false_alarm_rate"] <= 0.05
     assert report["false_alarm_rate_concern_or_above"] <= 0.10
 
