@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,6 +40,20 @@ def _dpo_rows(run: RunFolder, path: Path) -> tuple[Path, set[str]]:
     return path, {row["id"] for row in tested}
 
 
+@contextlib.contextmanager
+def recorded_batches(batches: list[list[str]]) -> Iterator[None]:
+    """Appends the variants of every mixed-adapter batch the model builds (one list per generate call)."""
+    rows_of = ChatModel._rows
+
+    def recording(self, variants):
+        batches.append(list(variants))
+        return rows_of(self, variants)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ChatModel, "_rows", recording)
+        yield
+
+
 @pytest.fixture(scope="module")
 def evaluated(tiny_run, tmp_path_factory):
     """(preference run, logs, its experiment, the test ids it trained on, the variants of each generate batch)."""
@@ -51,14 +67,7 @@ def evaluated(tiny_run, tmp_path_factory):
     preference = ["--stage", "preference", "--from_run", str(sft), "--preferences", str(rows)]
     assert train.main([*common, *preference, "--per_device_train_batch_size", "2", "--preference_max_steps", "2"]) == 0
     batches: list[list[str]] = []
-    rows_of = ChatModel._rows
-
-    def recording(self, variants):
-        batches.append(list(variants))
-        return rows_of(self, variants)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ChatModel, "_rows", recording)
+    with recorded_batches(batches):
         evaluate = ["--stage", "evaluate", "--eval_max_examples", str(EVALUATED), "--bootstrap_resamples", "50"]
         assert train.main([*common, *evaluate]) == 0
     experiment = Store(logs).experiments.get(RunFolder(out).experiment_id())
@@ -151,14 +160,7 @@ def test_a_sampled_comparison_rates_sft_and_the_preference_model_kth_answer_agai
     sampled = ["--stage", "evaluate", "--eval_max_examples", str(EVALUATED), "--eval_samples", "3"]
     sampled += ["--eval_sample_variants", "sft,tuned", "--eval_temperature", "0.7", "--eval_top_p", "0.9"]
     batches: list[list[str]] = []
-    rows_of = ChatModel._rows
-
-    def recording(self, variants):
-        batches.append(list(variants))
-        return rows_of(self, variants)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ChatModel, "_rows", recording)
+    with recorded_batches(batches):
         assert train.main([*common, *sampled, "--generation_batch_size", "6"]) == 0
     record = Store(logs).experiments.get(experiment["id"])
     assert record["metrics"] == experiment["metrics"]  # the test metrics and report stay greedy
