@@ -173,7 +173,8 @@ def test_rounds_22_and_23_meet_the_recall_and_false_alarm_targets(path):
     """Rounds 22 and 23 (bench/RESULTS.md), scored once at first contact on M7: concern+ recall 0.929 and 0.982,
     crisis recall 0.917 and 0.972; false alarms 0.025 and 0.050 at crisis, 0.100 in both at concern+. The issue's
     targets (concern+ recall >= 0.90, false alarms <= 0.10 / <= 0.05) are met in both; these floors keep them met.
-    Crisis recall has no target of its own: round 22's three crisis misses are listed in the results."""
+    The issue sets no crisis-recall target; the floor here (0.90) keeps the measured 0.917 / 0.972 from falling.
+    Round 22's three crisis misses are listed in the results."""
     report = evaluate(load_labelled(path))
     assert report["recall_concern_or_above"] >= 0.90 and report["recall"] >= 0.90
     assert report["false_alarm_rate"] <= 0.05
