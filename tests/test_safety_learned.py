@@ -20,8 +20,8 @@ ROUNDS = ROOT / "tests" / "data" / "safety_rounds"
 FROZEN = ROUNDS / "frozen_round4.jsonl"  # the final test: never trained or tuned on
 UNSEEN = ROUNDS / "round17.jsonl"  # scored, then kept out when rounds 12-16 became training data
 NEWEST = [ROUNDS / "round18.jsonl", ROUNDS / "round19.jsonl"]  # scored at first contact on the shipped model
-LATEST = [ROUNDS / "round20.jsonl", ROUNDS / "round21.jsonl"]  # scored at first contact on M7 (shipped)
-NEWER = [ROUNDS / "round22.jsonl", ROUNDS / "round23.jsonl"]  # scored at first contact on M7, one session later
+# Rounds 20-23 were scored at first contact on M7, then became M9's training data (bench/RESULTS.md).
+NEWER = [ROUNDS / "round24.jsonl", ROUNDS / "round25.jsonl"]  # first contact on M7 and the candidates; chose M9
 SHORT = ROUNDS / "short_turns.jsonl"  # short chat turns ("ঠিক আছে", "who r u"), written apart, never trained on
 
 
@@ -48,9 +48,9 @@ SMALL = [
 
 @pytest.mark.parametrize(
     ("held_out", "alike"),
-    # lines training data holds word for word: an idiom (17), "this assignment is killing me lol" (22), "hi" (23)
-    [(FROZEN, 0), (UNSEEN, 1), *((path, 0) for path in (*NEWEST, *LATEST)), (NEWER[0], 1), (NEWER[1], 1), (SHORT, 0)],
-    ids=["frozen", "round17", "round18", "round19", "round20", "round21", "round22", "round23", "short_turns"],
+    # lines training data holds word for word: an idiom (17); round 25 and round 23 share a crisis line
+    [(FROZEN, 0), (UNSEEN, 1), (NEWEST[0], 0), (NEWEST[1], 0), (NEWER[0], 0), (NEWER[1], 1), (SHORT, 0)],
+    ids=["frozen", "round17", "round18", "round19", "round24", "round25", "short_turns"],
 )
 def test_the_held_out_rounds_were_never_training_data(held_out, alike):
     trained = {_key(r["text"]) for r in load_labelled(learned.TRAIN_FILE)}
@@ -157,24 +157,13 @@ def test_the_newest_rounds_keep_their_recall(path):
     assert report["false_alarm_rate_concern_or_above"] <= 0.20
 
 
-@pytest.mark.parametrize("path", LATEST, ids=["round20", "round21"])
-def test_rounds_20_and_21_meet_every_target(path):
-    """Rounds 20 and 21 (bench/RESULTS.md), scored once at first contact on the shipped M7: concern+ recall 0.982 in
-    both, crisis recall 1.000 and 0.972; false alarms 0.000 and 0.050 at crisis, 0.100 and 0.075 at concern+. Every
-    target is met in both; these floors keep them met."""
-    report = evaluate(load_labelled(path))
-    assert report["recall_concern_or_above"] >= 0.90 and report["recall"] >= 0.95
-    assert report["false_alarm_rate"] <= 0.05
-    assert report["false_alarm_rate_concern_or_above"] <= 0.10
-
-
-@pytest.mark.parametrize("path", NEWER, ids=["round22", "round23"])
-def test_rounds_22_and_23_meet_the_recall_and_false_alarm_targets(path):
-    """Rounds 22 and 23 (bench/RESULTS.md), scored once at first contact on M7: concern+ recall 0.929 and 0.982,
-    crisis recall 0.917 and 0.972; false alarms 0.025 and 0.050 at crisis, 0.100 in both at concern+. The issue's
-    targets (concern+ recall >= 0.90, false alarms <= 0.10 / <= 0.05) are met in both; these floors keep them met.
-    The issue sets no crisis-recall target; the floor here (0.90) keeps the measured 0.917 / 0.972 from falling.
-    Round 22's three crisis misses are listed in the results."""
+@pytest.mark.parametrize("path", NEWER, ids=["round24", "round25"])
+def test_rounds_24_and_25_meet_the_recall_and_false_alarm_targets(path):
+    """Rounds 24 and 25 (bench/RESULTS.md), scored at first contact on M7 and on the two candidates, which chose M9:
+    concern+ recall 1.000 and 0.929, crisis recall 1.000 and 0.917; false alarms 0.025 and 0.000 at crisis, 0.075
+    and 0.025 at concern+ (M7: 0.964 / 0.929 and 0.972 / 0.917, the same false alarms). The issue's targets
+    (concern+ recall >= 0.90, false alarms <= 0.10 / <= 0.05) are met in both; these floors keep them met, and the
+    crisis-recall floor (0.90, no target in the issue) keeps the measured figures from falling."""
     report = evaluate(load_labelled(path))
     assert report["recall_concern_or_above"] >= 0.90 and report["recall"] >= 0.90
     assert report["false_alarm_rate"] <= 0.05
@@ -182,8 +171,9 @@ def test_rounds_22_and_23_meet_the_recall_and_false_alarm_targets(path):
 
 
 def test_short_chat_turns_keep_their_measured_floor():
-    """The short-turn set (bench/RESULTS.md): every risky short turn found; false alarms 0.031 at concern+ and
-    none at crisis (M6 put "who r u" at crisis; without the short training lines "ঠিক আছে" was), kept there."""
+    """The short-turn set (bench/RESULTS.md): every risky short turn found; false alarms 0.047 at concern+ on M9 (3 of
+    64: "who r u", "what should i do", "what should i do ekhon"; M7 0.031) and none at crisis (M6 put "who r u" at
+    crisis; without the short training lines "ঠিক আছে" was), kept within 0.05."""
     report = evaluate(load_labelled(SHORT))
     assert report["recall_concern_or_above"] == 1.0 and report["recall"] == 1.0
     assert report["false_alarm_rate_concern_or_above"] <= 0.05
