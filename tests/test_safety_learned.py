@@ -22,6 +22,7 @@ UNSEEN = ROUNDS / "round17.jsonl"  # scored, then kept out when rounds 12-16 bec
 NEWEST = [ROUNDS / "round18.jsonl", ROUNDS / "round19.jsonl"]  # scored at first contact on the shipped model
 # Rounds 20-23 were scored at first contact on M7, then became M9's training data (bench/RESULTS.md).
 NEWER = [ROUNDS / "round24.jsonl", ROUNDS / "round25.jsonl"]  # first contact on M7 and the candidates; chose M9
+NEWEST_M9 = [ROUNDS / "round26.jsonl", ROUNDS / "round27.jsonl"]  # first contact on the shipped M9
 SHORT = ROUNDS / "short_turns.jsonl"  # short chat turns ("ঠিক আছে", "who r u"), written apart, never trained on
 
 
@@ -48,9 +49,10 @@ SMALL = [
 
 @pytest.mark.parametrize(
     ("held_out", "alike"),
-    # lines training data holds word for word: an idiom (17); round 25 and round 23 share a crisis line
-    [(FROZEN, 0), (UNSEEN, 1), (NEWEST[0], 0), (NEWEST[1], 0), (NEWER[0], 0), (NEWER[1], 1), (SHORT, 0)],
-    ids=["frozen", "round17", "round18", "round19", "round24", "round25", "short_turns"],
+    # lines training data holds word for word: an idiom (17); a crisis line of round 23 (25); a crisis line and
+    # "ok thanks" (26)
+    list(zip((FROZEN, UNSEEN, *NEWEST, *NEWER, *NEWEST_M9, SHORT), (0, 1, 0, 0, 0, 1, 2, 0, 0), strict=True)),
+    ids=["frozen", "round17", "round18", "round19", "round24", "round25", "round26", "round27", "short_turns"],
 )
 def test_the_held_out_rounds_were_never_training_data(held_out, alike):
     trained = {_key(r["text"]) for r in load_labelled(learned.TRAIN_FILE)}
@@ -166,6 +168,17 @@ def test_rounds_24_and_25_meet_the_recall_and_false_alarm_targets(path):
     crisis-recall floor (0.90, no target in the issue) keeps the measured figures from falling."""
     report = evaluate(load_labelled(path))
     assert report["recall_concern_or_above"] >= 0.90 and report["recall"] >= 0.90
+    assert report["false_alarm_rate"] <= 0.05
+    assert report["false_alarm_rate_concern_or_above"] <= 0.10
+
+
+@pytest.mark.parametrize("path", NEWEST_M9, ids=["round26", "round27"])
+def test_rounds_26_and_27_meet_every_target_at_first_contact_on_m9(path):
+    """Rounds 26 and 27 (bench/RESULTS.md), scored once at first contact on the shipped M9, nothing changed after:
+    concern+ recall 1.000 in both, crisis recall 0.972 in both; false alarms 0.000 and 0.050 at crisis, 0.025 and
+    0.100 at concern+. Every target is met; these floors keep them met."""
+    report = evaluate(load_labelled(path))
+    assert report["recall_concern_or_above"] >= 0.95 and report["recall"] >= 0.95
     assert report["false_alarm_rate"] <= 0.05
     assert report["false_alarm_rate_concern_or_above"] <= 0.10
 
