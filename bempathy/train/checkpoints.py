@@ -13,10 +13,26 @@ from bempathy.storage.store import Store
 
 
 def last_checkpoint(output_dir: Path) -> str | None:
-    """The newest complete ``checkpoint-N`` folder in ``output_dir`` (transformers' own choice), or None."""
-    from transformers.trainer_utils import get_last_checkpoint
+    """The newest complete ``checkpoint-N`` folder in ``output_dir``, or None.
 
-    return get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+    Complete means its ``trainer_state.json`` parses: the Trainer writes that file last, so a run killed while
+    saving leaves a newer folder without it, which transformers' ``get_last_checkpoint`` would pick and the resume
+    would then fail on (it happened in CI). Such a folder is passed over; training saves it again when it gets there.
+    """
+    if not output_dir.is_dir():
+        return None
+    numbered = []
+    for path in output_dir.glob("checkpoint-*"):
+        suffix = path.name.removeprefix("checkpoint-")
+        if path.is_dir() and suffix.isdecimal() and suffix.isascii():
+            numbered.append((int(suffix), path))
+    for _, path in sorted(numbered, reverse=True):
+        try:
+            checkpoint_step(path)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # killed while saving: not a checkpoint to resume from
+        return str(path)
+    return None
 
 
 def checkpoint_step(checkpoint: str | Path) -> int:
