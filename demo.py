@@ -85,8 +85,8 @@ DPO = ["--preference_loss", "dpo", "--dpo_loss_type", "sft", "--preference_max_s
 
 def preference_loop(run: Path, logs_dir: str | None) -> tuple[int, Path]:
     """SFT run -> 8 sampled answers per train prompt -> every pair rated by a simulated crowd -> each prompt's best
-    answer against its worst -> DPO -> the test prompts, greedy (the metrics) and sampled (as the Chat tab answers),
-    each rated SFT against the preference model by the same crowd."""
+    answer against its worst -> DPO -> the test prompts greedy (the metrics), the val and test prompts sampled at
+    the Chat tab's temperature and top_p, each round rated SFT against the preference model by the same crowd."""
     from bempathy.serve.requests import CHAT_TEMPERATURE, CHAT_TOP_P
 
     out, pairs = Path(f"{run}-dpo"), Path(f"{run}-preferences.jsonl")

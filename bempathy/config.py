@@ -137,8 +137,7 @@ class EvalArguments:
             "sample1..sampleK for a rating round (train or val split). Two or more of base,sft,tuned (e.g. sft,tuned "
             "on a preference run): a sampled comparison, variants sft_sample1, tuned_sample1, ..., which python -m "
             "bempathy.rating.simulated --variants sft,tuned rates k-th answer against k-th; allowed on the test "
-            "split (app users get sampled answers, the metrics "
-            "greedy ones)."
+            "split (app users get sampled answers, the metrics greedy ones)."
         },
     )
     eval_temperature: float = field(default=1.0, metadata={"help": "Sampling temperature with --eval_samples."})

@@ -43,12 +43,12 @@ def run_evaluation(config, store: Store | None = None) -> dict[str, Any] | None:
         raise DataError(f"{run.experiment_path} is missing: train this run folder before evaluating it")
     store = store if store is not None else Store(config.run.logs_dir)
     adapters = plan_from_run(run.path).adapters  # the run's adapter, and a preference run's SFT adapter as "sft"
-    samplers = sample_variants(config.eval.eval_sample_variants)
-    missing = sorted(set(samplers) - set(evaluated_variants(dict(adapters))))
+    samplers, known = sample_variants(config.eval.eval_sample_variants), evaluated_variants(dict(adapters))
+    missing = sorted(set(samplers) - set(known))
     if config.eval.eval_samples and missing:
         raise ConfigError(
             f"--eval_sample_variants {config.eval.eval_sample_variants}: this run has no {', '.join(missing)} "
-            f"(it has {', '.join(evaluated_variants(dict(adapters)))}; sft is a preference run's SFT model)"
+            f"(it has {', '.join(known)}; sft is a preference run's SFT model)"
         )
     server = _server(config, run) if config.eval.eval_backend == "openai" else None  # checked before any load
     chat = ChatModel.load(
